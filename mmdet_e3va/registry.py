@@ -1,0 +1,20 @@
+"""Registers this package's modules in both MMDetection's and
+MMSegmentation's registries, so configs of either reach them by name."""
+from mmdet.registry import HOOKS as MMDET_HOOKS
+from mmdet.registry import MODELS as MMDET_MODELS
+from mmseg.registry import HOOKS as MMSEG_HOOKS
+from mmseg.registry import MODELS as MMSEG_MODELS
+
+
+def register_model(cls):
+    """Class decorator: register ``cls`` in mmdet's and mmseg's MODELS."""
+    MMDET_MODELS.register_module(module=cls)
+    MMSEG_MODELS.register_module(module=cls)
+    return cls
+
+
+def register_hook(cls):
+    """Class decorator: register ``cls`` in mmdet's and mmseg's HOOKS."""
+    MMDET_HOOKS.register_module(module=cls)
+    MMSEG_HOOKS.register_module(module=cls)
+    return cls
