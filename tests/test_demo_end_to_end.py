@@ -1,0 +1,38 @@
+"""The demo configs through the real tools/train.py and tools/test.py:
+train, checkpoint, resume on torch>=2.6 (weights_only), test."""
+import pytest
+import torch
+
+from conftest import DET_DEMO, PRETRAINED, SEG_DEMO, run_tool
+
+SHORT = ('--cfg-options', 'train_cfg.max_iters=4', 'train_cfg.val_interval=4',
+         'default_hooks.checkpoint.interval=2',
+         'default_hooks.logger.interval=1')
+
+
+@pytest.mark.parametrize('config, metric', [
+    (DET_DEMO, 'coco/segm_mAP'),
+    (SEG_DEMO, 'mIoU'),
+], ids=['cascade-mask-rcnn', 'upernet'])
+def test_train_resume_test(workspace, config, metric):
+    work = workspace / 'work_dirs' / config.stem
+    out = run_tool('train.py', config, '--work-dir', work, *SHORT,
+                   cwd=workspace)
+    assert 'E3VASwinTransformer: loaded' in out
+    assert metric in out  # validation ran at the end of training
+    ckpt = torch.load(work / 'iter_4.pth', map_location='cpu')
+    state = ckpt['state_dict']
+    pretrained = torch.load(workspace / PRETRAINED)['state_dict']
+    for key, value in pretrained.items():  # the frozen Swin did not move
+        assert torch.equal(state[f'backbone.{key}'], value), key
+    up2 = [v for k, v in state.items() if k.endswith('.up2.weight')]
+    assert up2 and all(v.abs().sum() > 0 for v in up2)  # adapters trained
+
+    out = run_tool('train.py', config, '--work-dir', work, '--resume',
+                   work / 'iter_2.pth', *SHORT, cwd=workspace)
+    assert 'resumed epoch: 0, iter: 2' in out
+    assert 'Iter(train) [3/4]' in out and 'Iter(train) [1/4]' not in out
+
+    out = run_tool('test.py', config, work / 'iter_4.pth', '--work-dir',
+                   work / 'test', cwd=workspace)
+    assert f'{metric}:' in out

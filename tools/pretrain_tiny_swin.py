@@ -1,0 +1,110 @@
+"""Pretrain the tiny Swin of a demo config on synthetic shape recognition
+and save it as an upstream-format Swin checkpoint (the stand-in for the
+official ImageNet weights, which cannot be downloaded here).
+
+The Swin architecture comes from the config's ``model.backbone`` (only the
+arguments upstream ``SwinTransformer`` takes); the checkpoint path is its
+``init_cfg.checkpoint`` unless ``--out`` is given. Task: dense recognition,
+the class (3 shapes, 3 backgrounds) of every 4x4 patch, predicted from the
+sum of linear projections of all stage outputs.
+"""
+import argparse
+import inspect
+import os
+import os.path as osp
+import time
+
+import numpy as np
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+from mmdet.models.backbones import SwinTransformer
+from mmengine.config import Config
+
+from mmdet_e3va.datasets.synthetic_scenes import (BACKGROUNDS, CLASSES,
+                                                  render_scene)
+
+MEAN = torch.tensor([123.675, 116.28, 103.53]).view(1, 3, 1, 1)
+STD = torch.tensor([58.395, 57.12, 57.375]).view(1, 3, 1, 1)
+
+
+def swin_kwargs(backbone_cfg):
+    """The upstream ``SwinTransformer`` arguments of a backbone config."""
+    accepted = set(inspect.signature(SwinTransformer).parameters)
+    return {k: v for k, v in backbone_cfg.items()
+            if k in accepted and k not in ('init_cfg', 'pretrained')}
+
+
+def make_batch(rng, batch_size, size):
+    """Normalised RGB images ``(B, 3, size, size)`` and per-pixel classes
+    ``(B, size, size)``: shape index, or 3 + background index."""
+    images, labels = [], []
+    for _ in range(batch_size):
+        img, instances, background = render_scene(rng, size)
+        label = np.full((size, size), len(CLASSES) + background)
+        for cls, mask in instances:
+            label[mask] = cls
+        images.append(torch.from_numpy(img[..., ::-1].copy()))  # to RGB
+        labels.append(torch.from_numpy(label))
+    x = torch.stack(images).permute(0, 3, 1, 2).float()
+    return (x - MEAN) / STD, torch.stack(labels)
+
+
+def dense_logits(backbone, heads, x):
+    """Sum of per-stage 1x1 projections, upsampled to stage 0's size."""
+    feats = backbone(x)
+    size = feats[0].shape[2:]
+    return sum(
+        F.interpolate(head(f), size=size, mode='bilinear')
+        for head, f in zip(heads, feats))
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument('config')
+    parser.add_argument('--out', help='checkpoint path')
+    parser.add_argument('--iters', type=int, default=300)
+    parser.add_argument('--batch-size', type=int, default=16)
+    parser.add_argument('--size', type=int, default=128)
+    parser.add_argument('--lr', type=float, default=1e-3)
+    parser.add_argument('--seed', type=int, default=0)
+    args = parser.parse_args()
+
+    backbone_cfg = Config.fromfile(args.config).model.backbone
+    out = args.out or backbone_cfg.init_cfg.checkpoint
+    torch.manual_seed(args.seed)
+    rng = np.random.default_rng(args.seed)
+    backbone = SwinTransformer(**swin_kwargs(backbone_cfg))
+    backbone.init_weights()
+    heads = nn.ModuleList(
+        nn.Conv2d(backbone.num_features[i], len(CLASSES) + len(BACKGROUNDS),
+                  1) for i in backbone.out_indices)
+    params = list(backbone.parameters()) + list(heads.parameters())
+    optimizer = torch.optim.AdamW(params, lr=args.lr, weight_decay=0.05)
+    scheduler = torch.optim.lr_scheduler.OneCycleLR(
+        optimizer, args.lr, total_steps=args.iters, pct_start=0.1)
+    start = time.time()
+    for it in range(1, args.iters + 1):
+        x, labels = make_batch(rng, args.batch_size, args.size)
+        logits = dense_logits(backbone, heads, x)
+        labels = labels[:, None].float()
+        labels = F.interpolate(labels, size=logits.shape[2:])[:, 0].long()
+        loss = F.cross_entropy(logits, labels)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        scheduler.step()
+        if it % 50 == 0 or it == args.iters:
+            acc = (logits.argmax(1) == labels).float().mean().item()
+            print(f'pretrain iter {it}/{args.iters} loss {loss.item():.3f} '
+                  f'pixel acc {acc:.2f} ({time.time() - start:.0f}s)',
+                  flush=True)
+    os.makedirs(osp.dirname(osp.abspath(out)), exist_ok=True)
+    torch.save(dict(state_dict=backbone.state_dict(),
+                    meta=dict(task='synthetic shape recognition',
+                              iters=args.iters)), out)
+    print(f'upstream-format Swin checkpoint saved to {out}')
+
+
+if __name__ == '__main__':
+    main()
