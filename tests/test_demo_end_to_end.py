@@ -3,7 +3,7 @@ train, checkpoint, resume on torch>=2.6 (weights_only), test."""
 import pytest
 import torch
 
-from conftest import DET_DEMO, PRETRAINED, SEG_DEMO, run_tool
+from conftest import DET_DEMO, SEG_DEMO, run_tool
 
 SHORT = ('--cfg-options', 'train_cfg.max_iters=4', 'train_cfg.val_interval=4',
          'default_hooks.checkpoint.interval=2',
@@ -20,13 +20,11 @@ def test_train_resume_test(workspace, config, metric):
                    cwd=workspace)
     assert 'E3VASwinTransformer: loaded' in out
     assert metric in out  # validation ran at the end of training
-    ckpt = torch.load(work / 'iter_4.pth', map_location='cpu')
-    state = ckpt['state_dict']
-    pretrained = torch.load(workspace / PRETRAINED)['state_dict']
-    for key, value in pretrained.items():  # the frozen Swin did not move
-        assert torch.equal(state[f'backbone.{key}'], value), key
+    state = torch.load(work / 'iter_4.pth', map_location='cpu')['state_dict']
+    # Adapter-only checkpoint: no frozen Swin weights, trained adapters.
+    assert not any(k.startswith('backbone.stages.') for k in state)
     up2 = [v for k, v in state.items() if k.endswith('.up2.weight')]
-    assert up2 and all(v.abs().sum() > 0 for v in up2)  # adapters trained
+    assert up2 and all(v.abs().sum() > 0 for v in up2)
 
     out = run_tool('train.py', config, '--work-dir', work, '--resume',
                    work / 'iter_2.pth', *SHORT, cwd=workspace)

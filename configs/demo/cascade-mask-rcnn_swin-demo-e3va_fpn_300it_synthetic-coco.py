@@ -99,3 +99,8 @@ default_hooks = dict(
     logger=dict(interval=20),
     checkpoint=dict(by_epoch=False, interval=100, max_keep_ckpts=2))
 log_processor = dict(by_epoch=False)
+custom_hooks = [
+    dict(type='TrainableParamsHook'),
+    dict(type='EfficiencyHook'),
+    dict(type='AdapterCheckpointHook'),
+]

@@ -54,3 +54,8 @@ param_scheduler = [
 default_hooks = dict(
     logger=dict(interval=20),
     checkpoint=dict(by_epoch=False, interval=100, max_keep_ckpts=2))
+custom_hooks = [
+    dict(type='TrainableParamsHook'),
+    dict(type='EfficiencyHook'),
+    dict(type='AdapterCheckpointHook'),
+]

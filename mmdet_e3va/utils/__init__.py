@@ -1,4 +1,10 @@
+from .efficiency import SavedTensorMeter, peak_rss_bytes
+from .param_report import format_report, parameter_report
 from .safe_checkpoint import (UnsafeCheckpointError,
                               install_safe_checkpoint_loading)
 
-__all__ = ['UnsafeCheckpointError', 'install_safe_checkpoint_loading']
+__all__ = [
+    'SavedTensorMeter', 'peak_rss_bytes', 'format_report',
+    'parameter_report', 'UnsafeCheckpointError',
+    'install_safe_checkpoint_loading'
+]

@@ -117,6 +117,7 @@ class E3VASwinTransformer(SwinTransformer):
             str(i): NormAffineDelta(self.num_features[i])
             for i in self.out_indices
         })
+        self._register_load_state_dict_pre_hook(self._fill_adapter_only_state)
 
     def train(self, mode=True):
         """Set the mode; frozen modules stay in eval unless
@@ -134,7 +135,7 @@ class E3VASwinTransformer(SwinTransformer):
         if self.init_cfg is None:
             super().init_weights()
         else:
-            self._load_pretrained(self.init_cfg)
+            self._load_pretrained()
         for module in self.modules():
             if isinstance(module, DualLowRankAdapter):
                 module.init_weights()
@@ -142,29 +143,58 @@ class E3VASwinTransformer(SwinTransformer):
             nn.init.zeros_(delta.weight)
             nn.init.zeros_(delta.bias)
 
-    def _load_pretrained(self, init_cfg):
+    def _frozen_state_from_init_cfg(self):
+        """The frozen Swin weights of the ``init_cfg`` checkpoint, checked
+        against this model's keys (``KeyError`` naming missing ones)."""
+        init_cfg = self.init_cfg or {}
         if init_cfg.get('type') != 'Pretrained' or 'checkpoint' not in init_cfg:
             raise ValueError(
                 f'E3VASwinTransformer: init_cfg must be '
                 f"dict(type='Pretrained', checkpoint=...), got {init_cfg}")
         filename = init_cfg['checkpoint']
-        logger = MMLogger.get_current_instance()
         model_state = self.state_dict()
-        frozen_keys = [k for k, _ in self.named_parameters()
-                       if not k.startswith(HIGHWAY_PREFIXES)]
         state = read_swin_state_dict(filename, self.convert_weights)
         state = resize_relative_position_tables(state, model_state)
-        unexpected = check_swin_keys(state, frozen_keys, model_state,
-                                     filename)
+        unexpected = check_swin_keys(state, self._frozen_param_names(),
+                                     model_state, filename)
         if unexpected:
-            logger.warning(f'E3VASwinTransformer: ignored keys of {filename}'
-                           f' unknown to the model: {unexpected}')
-        self.load_state_dict(
-            {k: v for k, v in state.items()
-             if k in model_state and not k.startswith(HIGHWAY_PREFIXES)},
-            strict=False)
-        logger.info(f'E3VASwinTransformer: loaded {len(frozen_keys)} frozen '
-                    f'Swin parameters from {filename}')
+            MMLogger.get_current_instance().warning(
+                f'E3VASwinTransformer: ignored keys of {filename} unknown to '
+                f'the model: {unexpected}')
+        return {k: v for k, v in state.items()
+                if k in model_state and not k.startswith(HIGHWAY_PREFIXES)}
+
+    def _frozen_param_names(self):
+        return [n for n, p in self.named_parameters() if not p.requires_grad]
+
+    def _load_pretrained(self):
+        self.load_state_dict(self._frozen_state_from_init_cfg(), strict=False)
+        MMLogger.get_current_instance().info(
+            f'E3VASwinTransformer: loaded {len(self._frozen_param_names())} '
+            f'frozen Swin parameters from {self.init_cfg["checkpoint"]}')
+
+    def _fill_adapter_only_state(self, state_dict, prefix, *args):
+        """Load pre-hook: a state dict with this backbone's trainable keys
+        but none of its frozen ones (an adapter-only checkpoint) gets the
+        frozen weights from ``init_cfg`` and the buffers from this model."""
+        frozen = self._frozen_param_names()
+        has_trainable = any(prefix + n in state_dict
+                            for n, p in self.named_parameters()
+                            if p.requires_grad)
+        if not has_trainable or any(prefix + n in state_dict for n in frozen):
+            return
+        if not (self.init_cfg or {}).get('checkpoint'):
+            raise KeyError(
+                'E3VASwinTransformer: the checkpoint is adapter-only (no '
+                'frozen Swin weights) and model.backbone.init_cfg names no '
+                'base checkpoint to restore them from')
+        base = self._frozen_state_from_init_cfg()
+        for name, buffer in self.named_buffers():
+            base.setdefault(name, buffer)
+        state_dict.update({prefix + k: v for k, v in base.items()})
+        MMLogger.get_current_instance().info(
+            f'E3VASwinTransformer: adapter-only checkpoint; frozen weights '
+            f'restored from {self.init_cfg["checkpoint"]}')
 
     def forward(self, x):
         """``(B, 3, H, W)`` -> one ``(B, C_s, H_s, W_s)`` map per out index."""
