@@ -1,7 +1,9 @@
 """Registers this package's modules in both MMDetection's and
-MMSegmentation's registries, so configs of either reach them by name."""
+MMSegmentation's registries, so configs of either reach them by name, and
+holds the registry of tuning methods."""
 from mmdet.registry import HOOKS as MMDET_HOOKS
 from mmdet.registry import MODELS as MMDET_MODELS
+from mmengine.registry import Registry
 from mmseg.registry import HOOKS as MMSEG_HOOKS
 from mmseg.registry import MODELS as MMSEG_MODELS
 
@@ -18,3 +20,8 @@ def register_hook(cls):
     MMDET_HOOKS.register_module(module=cls)
     MMSEG_HOOKS.register_module(module=cls)
     return cls
+
+
+# Tuning methods for TunedSwinTransformer: ``tuning=dict(type=NAME, ...)``.
+# Add your own with ``@TUNINGS.register_module()``.
+TUNINGS = Registry('tuning method', locations=['mmdet_e3va.models.tuning'])

@@ -7,7 +7,7 @@ from mmdet.registry import MODELS as MMDET_MODELS
 from mmseg.registry import MODELS as MMSEG_MODELS
 
 from mmdet_e3va.models import E3VASwinTransformer
-from mmdet_e3va.models.backbones.e3va_swin import HIGHWAY_PREFIXES
+HIGHWAY_PREFIXES = ('tuning.', )
 
 SWIN = {
     'T': dict(embed_dims=96, depths=(2, 2, 6, 2), num_heads=(3, 6, 12, 24)),
@@ -142,7 +142,7 @@ def test_frozen_modules_stay_in_eval_mode():
     model = E3VASwinTransformer(**TINY)
     model.train()
     assert not model.stages.training and not model.patch_embed.training
-    assert model.adapters.training
+    assert model.tuning.adapters.training
     model = E3VASwinTransformer(**TINY, frozen_train_mode=True)
     model.train()
     assert model.stages.training

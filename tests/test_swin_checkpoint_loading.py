@@ -28,7 +28,7 @@ def _assert_same_as(e3va, upstream):
         torch.testing.assert_close(e3va.state_dict()[key], value, rtol=0,
                                    atol=0, msg=key)
     for i in range(4):
-        norm, delta = getattr(e3va, f'norm{i}'), e3va.norm_deltas[str(i)]
+        norm, delta = getattr(e3va, f'norm{i}'), e3va.tuning.norm_deltas[str(i)]
         torch.testing.assert_close(norm.weight + delta.weight,
                                    getattr(upstream, f'norm{i}').weight)
         torch.testing.assert_close(norm.bias + delta.bias,

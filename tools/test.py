@@ -9,7 +9,7 @@ from mmengine.config import Config, DictAction
 from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
 
-from mmdet_e3va.engine.cpu_distributed import setup_cpu_distributed
+from mmdet_e3va.engine import check_dataset_paths, setup_cpu_distributed
 
 
 def parse_args():
@@ -85,6 +85,7 @@ def main():
         cfg.test_evaluator['output_dir'] = args.out
         cfg.test_evaluator['keep_results'] = True
 
+    check_dataset_paths(cfg, ('test_dataloader', ))
     setup_cpu_distributed(cfg, args.launcher)
     runner = (RUNNERS.build(cfg)
               if 'runner_type' in cfg else Runner.from_cfg(cfg))

@@ -6,18 +6,25 @@ import subprocess
 
 import torch
 import torch.distributed as dist
-from mmengine.model import MMDistributedDataParallel
+from mmengine.logging import print_log
+from mmengine.model import MMDistributedDataParallel, revert_sync_batchnorm
 from mmengine.registry import MODEL_WRAPPERS
 
 
 @MODEL_WRAPPERS.register_module()
 class DeviceAwareDistributedDataParallel(MMDistributedDataParallel):
-    """``MMDistributedDataParallel`` that drops ``device_ids`` when the
-    module lives on the CPU (DDP accepts only ``None`` there)."""
+    """``MMDistributedDataParallel`` that, when the module lives on the CPU,
+    drops ``device_ids`` (DDP accepts only ``None`` there) and turns SyncBN
+    layers, which need CUDA, into plain BN (statistics per process)."""
 
     def __init__(self, module, device_ids=None, **kwargs):
         if next(module.parameters()).device.type == 'cpu':
             device_ids = None
+            if any(isinstance(m, torch.nn.SyncBatchNorm)
+                   for m in module.modules()):
+                print_log('CPU distributed run: SyncBN layers switched to BN',
+                          logger='current')
+                module = revert_sync_batchnorm(module)
         super().__init__(module=module, device_ids=device_ids, **kwargs)
 
 

@@ -1,4 +1,9 @@
-from .adapters import DualLowRankAdapter, NormAffineDelta
-from .backbones import E3VASwinTransformer
+from . import tuning  # noqa: F401  (registers the tuning methods)
+from .adapters import (BottleneckAdapter, DualLowRankAdapter, LoRandAdapter,
+                       MonaAdapter, NormAffineDelta)
+from .backbones import E3VASwinTransformer, TunedSwinTransformer
 
-__all__ = ['DualLowRankAdapter', 'NormAffineDelta', 'E3VASwinTransformer']
+__all__ = [
+    'BottleneckAdapter', 'DualLowRankAdapter', 'LoRandAdapter', 'MonaAdapter',
+    'NormAffineDelta', 'E3VASwinTransformer', 'TunedSwinTransformer'
+]

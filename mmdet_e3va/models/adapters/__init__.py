@@ -1,4 +1,10 @@
+from .bottleneck_adapter import BottleneckAdapter
 from .dual_low_rank_adapter import DualLowRankAdapter
+from .lorand_adapter import LoRandAdapter
+from .mona_adapter import MonaAdapter
 from .norm_affine_delta import NormAffineDelta
 
-__all__ = ['DualLowRankAdapter', 'NormAffineDelta']
+__all__ = [
+    'BottleneckAdapter', 'DualLowRankAdapter', 'LoRandAdapter',
+    'MonaAdapter', 'NormAffineDelta'
+]

@@ -1,0 +1,139 @@
+"""Every tuning method on Swin-T-shaped arguments: exact trainable
+parameters (counted analytically here), one training step, identity at
+initialisation, LoRA merging."""
+import pytest
+import torch
+from mmdet.models.backbones import SwinTransformer
+
+from mmdet_e3va.models import TunedSwinTransformer
+from mmdet_e3va.registry import TUNINGS
+
+SWIN_T = dict(embed_dims=96, depths=(2, 2, 6, 2), num_heads=(3, 6, 12, 24))
+WIDTHS = [96, 192, 384, 768]
+DEPTHS = SWIN_T['depths']
+BLOCKS = sum(DEPTHS)
+SUM_DC = sum(d * c for d, c in zip(DEPTHS, WIDTHS))  # sum over blocks of C
+MERGE_IN = sum(4 * c for c in WIDTHS[:3])  # PatchMerging norms' widths
+REL_POS = (2 * 7 - 1)**2
+
+
+def _swin_total():
+    return sum(p.numel() for p in SwinTransformer(**SWIN_T).parameters())
+
+
+def _partial1():
+    c, heads = WIDTHS[-1], SWIN_T['num_heads'][-1]
+    return 12 * c * c + 13 * c + REL_POS * heads
+
+
+def _lorand(c, n=2, r=8):
+    d = c // 2
+    return 2 * n * r * (c + d) + n * r * r + c + d
+
+
+def _mona(c, d=64):
+    return 133 * c + 64 + d * (9 + 25 + 49) + 3 * d + d * d + d
+
+
+# Trainable backbone parameters by each method's definition.
+EXPECTED = {
+    'Full': _swin_total,
+    'Frozen': lambda: 0,
+    # per block: norm1, qkv, proj, norm2, fc1, fc2 biases = 11C; patch
+    # embedding conv + norm; PatchMerging norms; output norms.
+    'BitFit': lambda: 11 * SUM_DC + 2 * 96 + MERGE_IN + sum(WIDTHS),
+    'LNTune': lambda: 4 * SUM_DC + 2 * 96 + 2 * MERGE_IN + 2 * sum(WIDTHS),
+    'Partial': _partial1,
+    'Adapter': lambda: 2 * (129 * SUM_DC + 64 * BLOCKS),  # 2 x (2Cd+C+d)
+    'AdaptFormer': lambda: 129 * SUM_DC + 64 * BLOCKS,  # 1 x (2Cd+C+d)
+    'LoRA': lambda: 8 * (4 + 2) * SUM_DC,  # r(C+3C) + r(C+C)
+    'LoRand': lambda: sum(2 * d * _lorand(c) for d, c in zip(DEPTHS, WIDTHS)),
+    'Mona': lambda: sum(2 * d * _mona(c) for d, c in zip(DEPTHS, WIDTHS)),
+    # 2 adapters x 2k(C + C/4) per block, affine deltas per output norm.
+    'E3VA': lambda: 2 * 2 * 20 * (SUM_DC + SUM_DC // 4) + 2 * sum(WIDTHS),
+}
+
+
+def build(method, **kwargs):
+    torch.manual_seed(0)
+    model = TunedSwinTransformer(tuning=dict(type=method), **SWIN_T, **kwargs)
+    model.init_weights()
+    return model
+
+
+def test_every_registered_method_is_covered():
+    assert set(TUNINGS.module_dict) == set(EXPECTED)
+
+
+@pytest.mark.parametrize('method', sorted(EXPECTED))
+def test_trainable_parameters_and_one_step(method):
+    model = build(method)
+    trainable = {n: p for n, p in model.named_parameters() if p.requires_grad}
+    assert sum(p.numel() for p in trainable.values()) == EXPECTED[method]()
+    model.train()
+    x = torch.randn(2, 3, 64, 64)
+    loss = sum(o.square().mean() for o in model(x))
+    assert torch.isfinite(loss)
+    if not trainable:
+        assert not loss.requires_grad
+        return
+    before = {n: p.detach().clone() for n, p in trainable.items()}
+    loss.backward()
+    assert all(p.grad is None for n, p in model.named_parameters()
+               if n not in trainable)
+    assert all(p.grad is not None and torch.isfinite(p.grad).all()
+               for p in trainable.values())
+    torch.optim.AdamW(trainable.values(), lr=1e-3).step()
+    moved = [n for n, p in trainable.items() if not torch.equal(p, before[n])]
+    assert moved
+
+
+IDENTITY_METHODS = [m for m in sorted(EXPECTED)
+                    if TUNINGS.get(m).identity_at_init]
+
+
+def test_mona_is_the_only_method_without_identity_start():
+    assert set(EXPECTED) - set(IDENTITY_METHODS) == {'Mona'}
+
+
+@pytest.mark.parametrize('method', IDENTITY_METHODS)
+def test_identity_at_initialisation(method):
+    upstream = SwinTransformer(**SWIN_T)
+    upstream.init_weights()
+    upstream.eval()
+    model = build(method)
+    model.load_state_dict(upstream.state_dict(), strict=False)
+    model.eval()
+    x = torch.randn(1, 3, 61, 75)
+    with torch.no_grad():
+        for out, exp in zip(model(x), upstream(x)):
+            torch.testing.assert_close(out, exp, rtol=0, atol=1e-5)
+
+
+def test_lora_merged_equals_unmerged():
+    model = build('LoRA')
+    for up in model.tuning.lora_up.values():
+        torch.nn.init.normal_(up.weight, std=0.05)
+    model.eval()
+    x = torch.randn(1, 3, 64, 64)
+    with torch.no_grad():
+        unmerged = model(x)
+        model.tuning.merge(model)
+        merged = model(x)
+    assert any((u - m).abs().max() > 0 for u, m in zip(
+        unmerged, build('LoRA').eval()(x)))  # the update is not trivial
+    for u, m in zip(unmerged, merged):
+        torch.testing.assert_close(m, u, rtol=0, atol=1e-5)
+
+
+def test_frozen_stages_is_refused():
+    with pytest.raises(ValueError, match='frozen_stages'):
+        TunedSwinTransformer(tuning=dict(type='Full'), frozen_stages=1,
+                             **SWIN_T)
+
+
+def test_frozen_backbone_stays_in_eval_mode():
+    model = build('Frozen').train()
+    assert not model.stages.training and not model.patch_embed.training
+    model = build('Full').train()
+    assert model.stages.training
