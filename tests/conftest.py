@@ -9,7 +9,7 @@ from mmdet_e3va.datasets.synthetic_scenes import generate
 
 ROOT = Path(__file__).resolve().parents[1]
 DET_DEMO = ROOT / 'configs/demo/cascade-mask-rcnn_swin-demo-e3va_fpn_300it_synthetic-coco.py'  # noqa: E501
-SEG_DEMO = ROOT / 'configs/demo/upernet_swin-demo-e3va_300it_synthetic-ade20k.py'  # noqa: E501
+SEG_DEMO = ROOT / 'configs/demo/upernet_swin-demo-e3va_500it_synthetic-ade20k.py'  # noqa: E501
 
 
 def run_tool(script, *args, cwd, env=None, timeout=900, launcher=None):

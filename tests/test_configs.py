@@ -126,7 +126,7 @@ def test_missing_dataset_path_is_named(workspace, monkeypatch):
 
 
 def test_train_tool_fails_early_on_missing_data(workspace, tmp_path):
-    config = ROOT / 'configs/demo/upernet_swin-demo-e3va_300it_synthetic-ade20k.py'  # noqa: E501
+    config = ROOT / 'configs/demo/upernet_swin-demo-e3va_500it_synthetic-ade20k.py'  # noqa: E501
     with pytest.raises(AssertionError,
                        match='test_dataloader.dataset.data_root: /nowhere'):
         run_tool('test.py', config, tmp_path / 'x.pth', '--cfg-options',

@@ -8,7 +8,7 @@ bash tools/setup_env.sh
 PY="${E3VA_VENV:-$ROOT/.venv}/bin/python"
 WORK="${WORK_DIR:-work_dirs/demo}"
 DET=configs/demo/cascade-mask-rcnn_swin-demo-e3va_fpn_300it_synthetic-coco.py
-SEG=configs/demo/upernet_swin-demo-e3va_300it_synthetic-ade20k.py
+SEG=configs/demo/upernet_swin-demo-e3va_500it_synthetic-ade20k.py
 PRETRAINED=data/pretrained/swin-demo_synthetic-pretrain.pth
 
 "$PY" tools/generate_demo_data.py --out-dir data
@@ -26,7 +26,7 @@ for pair in "det:$DET" "seg:$SEG"; do
   "$PY" tools/train.py "$config" --work-dir "$WORK/$name" \
     > "$WORK/$name/train.log" 2>&1 \
     || { tail -40 "$WORK/$name/train.log"; exit 1; }
-  grep -E 'Iter\(train\) \[ *(100|200|300)/' "$WORK/$name/train.log" | cut -c1-160
+  grep 'Iter(train)' "$WORK/$name/train.log" | tail -1 | cut -c1-160
   ckpt=$(cat "$WORK/$name/last_checkpoint")
   echo "[demo] testing $ckpt"
   "$PY" tools/test.py "$config" "$ckpt" --work-dir "$WORK/$name/test" \

@@ -8,7 +8,7 @@ custom_imports = dict(imports=['mmdet_e3va'], allow_failed_imports=False)
 
 pretrained = 'data/pretrained/swin-demo_synthetic-pretrain.pth'
 crop_size = (128, 128)
-max_iters = 300
+max_iters = 500
 
 model = dict(
     data_preprocessor=dict(size=crop_size),
@@ -44,7 +44,7 @@ val_dataloader = dict(num_workers=1, dataset=dict(pipeline=test_pipeline))
 test_dataloader = val_dataloader
 
 train_cfg = dict(max_iters=max_iters, val_interval=max_iters)
-optim_wrapper = dict(optimizer=dict(lr=5e-4))
+optim_wrapper = dict(optimizer=dict(lr=2e-3))
 param_scheduler = [
     dict(type='LinearLR', start_factor=0.01, by_epoch=False, begin=0,
          end=20),
