@@ -55,7 +55,12 @@ class TunedSwinTransformer(SwinTransformer):
                 f'{name}: frozen_stages={kwargs["frozen_stages"]} is not '
                 f'supported; the tuning method decides what is frozen')
         super().__init__(**kwargs)
-        self.tuning = TUNINGS.build(tuning)
+        tuning = dict(tuning)
+        method = TUNINGS.get(tuning.pop('type'))
+        if method is None:
+            raise KeyError(f'{name}: tuning type is not one of the registered '
+                           f'methods {sorted(TUNINGS.module_dict)}')
+        self.tuning = method(**tuning)
         self.tuning.attach(self)
         for param_name, param in self.named_parameters():
             param.requires_grad_(
