@@ -44,6 +44,7 @@ def test_benchmark_table_and_json(tmp_path):
     full, frozen = by_method['Full'], by_method['Frozen']
     assert full['training_memory_bytes_vs_full'] == 1.0
     assert full['seconds_per_iter_vs_full'] == 1.0
+    assert frozen['backbone_time_vs_frozen'] == 1.0
     assert full['memory_saving_efficiency'] == 0.0
     assert frozen['memory_saving_efficiency'] == 1.0
     assert frozen['trainable_params'] < by_method['E3VA']['trainable_params']

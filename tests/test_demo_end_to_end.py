@@ -31,6 +31,13 @@ def test_train_resume_test(workspace, config, metric):
     assert 'resumed epoch: 0, iter: 2' in out
     assert 'Iter(train) [3/4]' in out and 'Iter(train) [1/4]' not in out
 
+    out_path = work / ('preds.pkl' if config == DET_DEMO else 'pred_maps')
     out = run_tool('test.py', config, work / 'iter_4.pth', '--work-dir',
-                   work / 'test', cwd=workspace)
+                   work / 'test', '--out', out_path, '--show-dir', 'vis',
+                   cwd=workspace)
     assert f'{metric}:' in out
+    if config == DET_DEMO:
+        assert out_path.is_file() and out_path.stat().st_size > 0
+    else:
+        assert len(list(out_path.glob('*.png'))) == 4  # one per val image
+    assert len(list((work / 'test').rglob('vis/*.*'))) >= 4

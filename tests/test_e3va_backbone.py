@@ -7,7 +7,7 @@ from mmdet.registry import MODELS as MMDET_MODELS
 from mmseg.registry import MODELS as MMSEG_MODELS
 
 from mmdet_e3va.models import E3VASwinTransformer
-HIGHWAY_PREFIXES = ('tuning.', )
+from mmdet_e3va.models.backbones.tuned_swin import TUNING_PREFIX
 
 SWIN = {
     'T': dict(embed_dims=96, depths=(2, 2, 6, 2), num_heads=(3, 6, 12, 24)),
@@ -30,7 +30,7 @@ def build_pair(swin_kwargs, **e3va_kwargs):
     missing, unexpected = e3va.load_state_dict(upstream.state_dict(),
                                                strict=False)
     assert not unexpected
-    assert missing and all(k.startswith(HIGHWAY_PREFIXES) for k in missing)
+    assert missing and all(k.startswith(TUNING_PREFIX) for k in missing)
     e3va.train()
     return upstream, e3va
 
@@ -86,7 +86,7 @@ def test_gradients_reach_only_and_all_trainable(out_indices):
     frozen = [n for n, p in model.named_parameters() if not p.requires_grad]
     trainable = {n: p for n, p in model.named_parameters() if p.requires_grad}
     assert frozen and trainable
-    assert all(n.startswith(HIGHWAY_PREFIXES) for n in trainable)
+    assert all(n.startswith(TUNING_PREFIX) for n in trainable)
     assert not [n for n in frozen if model.get_parameter(n).grad is not None]
     for name, param in trainable.items():
         assert param.grad is not None, name

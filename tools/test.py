@@ -2,14 +2,9 @@
 MMSegmentation 1.2 ``tools/test.py`` semantics; the config's
 ``default_scope`` picks which)."""
 import argparse
-import os
-import os.path as osp
 
-from mmengine.config import Config, DictAction
-from mmengine.registry import RUNNERS
-from mmengine.runner import Runner
-
-from mmdet_e3va.engine import check_dataset_paths, setup_cpu_distributed
+from mmdet_e3va.engine import (add_launch_args, build_runner,
+                               load_launch_config)
 
 
 def parse_args():
@@ -17,9 +12,6 @@ def parse_args():
         description='Test (and eval) a detector or segmentor')
     parser.add_argument('config', help='test config file path')
     parser.add_argument('checkpoint', help='checkpoint file')
-    parser.add_argument(
-        '--work-dir',
-        help='the directory to save the file containing evaluation metrics')
     parser.add_argument(
         '--out',
         help='detection: dump predictions to a pickle file; segmentation: '
@@ -30,18 +22,10 @@ def parse_args():
                         help='directory where painted images will be saved')
     parser.add_argument('--wait-time', type=float, default=2,
                         help='the interval of show (s)')
-    parser.add_argument(
-        '--cfg-options', nargs='+', action=DictAction,
-        help='override config settings, key=value pairs')
-    parser.add_argument('--launcher', default='none',
-                        choices=['none', 'pytorch', 'slurm', 'mpi'],
-                        help='job launcher')
     parser.add_argument('--tta', action='store_true',
                         help='test time augmentation')
-    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
-    args = parser.parse_args()
-    os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
-    return args
+    add_launch_args(parser)
+    return parser.parse_args()
 
 
 def enable_visualization(cfg, args, is_detection):
@@ -62,16 +46,8 @@ def enable_visualization(cfg, args, is_detection):
 
 def main():
     args = parse_args()
-    cfg = Config.fromfile(args.config)
-    cfg.launcher = args.launcher
-    if args.cfg_options is not None:
-        cfg.merge_from_dict(args.cfg_options)
+    cfg = load_launch_config(args)
     is_detection = cfg.get('default_scope') != 'mmseg'
-    if args.work_dir is not None:
-        cfg.work_dir = args.work_dir
-    elif cfg.get('work_dir', None) is None:
-        cfg.work_dir = osp.join('./work_dirs',
-                                osp.splitext(osp.basename(args.config))[0])
     cfg.load_from = args.checkpoint
     if args.show or args.show_dir:
         enable_visualization(cfg, args, is_detection)
@@ -85,10 +61,7 @@ def main():
         cfg.test_evaluator['output_dir'] = args.out
         cfg.test_evaluator['keep_results'] = True
 
-    check_dataset_paths(cfg, ('test_dataloader', ))
-    setup_cpu_distributed(cfg, args.launcher)
-    runner = (RUNNERS.build(cfg)
-              if 'runner_type' in cfg else Runner.from_cfg(cfg))
+    runner = build_runner(cfg, ('test_dataloader', ))
     if args.out is not None and is_detection:
         from mmdet.evaluation import DumpDetResults
         if not args.out.endswith(('.pkl', '.pickle')):

@@ -1,5 +1,6 @@
 """One real training iteration (``model.train_step``: preprocessing,
 forward, backward, optimizer step) on a fixed random batch, measured."""
+import random
 import statistics
 import time
 
@@ -48,6 +49,31 @@ def random_batch(cfg, batch_size, img_size, seed=0):
     return dict(inputs=inputs, data_samples=samples)
 
 
+def time_backbone(model, batch, iters, cuda):
+    """Median seconds of the backbone's forward + backward alone (loss:
+    its outputs times fixed random weights), after one warm-up: the part of
+    a step that a tuning method changes, free of the heads' data-dependent
+    cost (proposal sampling, RoIAlign on RoIs of varying size)."""
+    inputs = model.data_preprocessor(batch, True)['inputs']
+    gen = torch.Generator().manual_seed(0)
+    weights = [torch.randn(o.shape, generator=gen).to(o.device)
+               for o in model.backbone(inputs)]
+    times = []
+    for _ in range(iters + 1):
+        if cuda:
+            torch.cuda.synchronize()
+        start = time.perf_counter()
+        outs = model.backbone(inputs)
+        loss = sum((o * w).sum() for o, w in zip(outs, weights))
+        if loss.requires_grad:
+            loss.backward()
+        if cuda:
+            torch.cuda.synchronize()
+        times.append(time.perf_counter() - start)
+        model.zero_grad(set_to_none=True)
+    return statistics.median(times[1:])
+
+
 def _nbytes(tensors):
     return sum(t.numel() * t.element_size() for t in tensors)
 
@@ -55,7 +81,9 @@ def _nbytes(tensors):
 def measure_training(model, cfg, batch, warmup, iters, device, amp=False):
     """Run ``warmup`` + ``iters`` training steps; return trainable/total
     parameters, the timed steps' seconds (``step_times``, median
-    ``seconds_per_iter``) and memory figures in bytes."""
+    ``seconds_per_iter``) and memory figures in bytes. Every step is seeded
+    with its index, so proposal and RoI sampling (a large share of a
+    detector's step time) do the same work for every method."""
     model = revert_sync_batchnorm(model).to(device).train()
     wrapper_cfg = cfg.optim_wrapper.copy()
     wrapper_cfg['type'] = 'AmpOptimWrapper' if amp else 'OptimWrapper'
@@ -68,6 +96,9 @@ def measure_training(model, cfg, batch, warmup, iters, device, amp=False):
     cuda = device.startswith('cuda')
     times, saved = [], []
     for step in range(warmup + iters):
+        random.seed(step)
+        np.random.seed(step)
+        torch.manual_seed(step)
         if step == warmup and cuda:
             torch.cuda.reset_peak_memory_stats()
         if cuda:
@@ -93,6 +124,8 @@ def measure_training(model, cfg, batch, warmup, iters, device, amp=False):
         grad_bytes=_nbytes(trainable),
         optimizer_state_bytes=_nbytes(state),
         peak_rss_bytes=peak_rss_bytes())
+    result['backbone_seconds_per_iter'] = time_backbone(model, batch, iters,
+                                                        cuda)
     result['training_memory_bytes'] = (
         torch.cuda.max_memory_allocated() if cuda else
         result['saved_for_backward_bytes'] + result['param_bytes'] +

@@ -1,10 +1,12 @@
 from .cpu_distributed import (DeviceAwareDistributedDataParallel,
                               setup_cpu_distributed)
 from .dataset_paths import check_dataset_paths
+from .launch import add_launch_args, build_runner, load_launch_config
 from .hooks import AdapterCheckpointHook, EfficiencyHook, TrainableParamsHook
 
 __all__ = [
     'DeviceAwareDistributedDataParallel', 'setup_cpu_distributed',
-    'check_dataset_paths',
+    'check_dataset_paths', 'add_launch_args', 'build_runner',
+    'load_launch_config',
     'AdapterCheckpointHook', 'EfficiencyHook', 'TrainableParamsHook'
 ]

@@ -16,7 +16,9 @@ to full fine-tuning, and memory and time as a saving efficiency
 ``(full - method) / (full - frozen)`` (1.0 = as cheap as the frozen
 backbone). Training memory is CUDA ``max_memory_allocated`` on GPU; on CPU
 the bytes saved for backward plus parameter, gradient and optimizer-state
-bytes. Prints a markdown table and writes the JSON to ``--out``.
+bytes. ``backbone s/iter`` times the backbone's forward + backward alone:
+the part a tuning method changes, without the heads' data-dependent cost.
+Prints a markdown table and writes the JSON to ``--out``.
 """
 import argparse
 import json
@@ -99,6 +101,9 @@ def add_ratios(rows):
             row['seconds_per_iter'])
         row['time_vs_frozen'] = (row['seconds_per_iter'] /
                                  frozen['seconds_per_iter'])
+        row['backbone_time_vs_frozen'] = (
+            row['backbone_seconds_per_iter'] /
+            frozen['backbone_seconds_per_iter'])
 
 
 def fmt(value, spec='.2f'):
@@ -109,7 +114,8 @@ def table(rows):
     lines = [
         '| config | method | trainable | total | train mem MB | mem / full '
         '| mem saving eff. | peak RSS MB | s/iter | time / full | '
-        'time / frozen | time saving eff. |', '|' + '---|' * 12
+        'time / frozen | time saving eff. | backbone s/iter | '
+        'backbone / frozen |', '|' + '---|' * 14
     ]
     for r in rows:
         lines.append(
@@ -123,7 +129,9 @@ def table(rows):
             f'{r["seconds_per_iter"]:.2f} | '
             f'{fmt(r["seconds_per_iter_vs_full"])} | '
             f'{fmt(r["time_vs_frozen"])} | '
-            f'{fmt(r["time_saving_efficiency"])} |')
+            f'{fmt(r["time_saving_efficiency"])} | '
+            f'{r["backbone_seconds_per_iter"]:.3f} | '
+            f'{fmt(r["backbone_time_vs_frozen"])} |')
     return '\n'.join(lines)
 
 
@@ -157,6 +165,8 @@ def main():
                    config_name=osp.splitext(osp.basename(spec['config']))[0])
         row['step_times'] = [t for m in measured for t in m['step_times']]
         row['seconds_per_iter'] = statistics.median(row['step_times'])
+        row['backbone_seconds_per_iter'] = statistics.median(
+            m['backbone_seconds_per_iter'] for m in measured)
         for key in ('training_memory_bytes', 'saved_for_backward_bytes',
                     'peak_rss_bytes'):
             row[key] = max(m[key] for m in measured)
