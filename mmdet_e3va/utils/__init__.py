@@ -1,4 +1,5 @@
 from .efficiency import SavedTensorMeter, peak_rss_bytes
+from .model_wrapper import unwrap_model
 from .param_report import format_report, parameter_report
 from .safe_checkpoint import (UnsafeCheckpointError,
                               install_safe_checkpoint_loading)
@@ -6,5 +7,5 @@ from .safe_checkpoint import (UnsafeCheckpointError,
 __all__ = [
     'SavedTensorMeter', 'peak_rss_bytes', 'format_report',
     'parameter_report', 'UnsafeCheckpointError',
-    'install_safe_checkpoint_loading'
+    'install_safe_checkpoint_loading', 'unwrap_model'
 ]

@@ -1,6 +1,6 @@
 """Trainable/total parameter counts of a detector or segmentor, split into
 backbone, neck and head (everything else)."""
-from mmengine.model import is_model_wrapper
+from .model_wrapper import unwrap_model
 
 
 def _group(name):
@@ -11,8 +11,7 @@ def _group(name):
 def parameter_report(model):
     """Return ``{group: {'trainable': n, 'total': n, 'trainable_share': f}}``
     for ``backbone``, ``neck``, ``head`` and ``all``."""
-    if is_model_wrapper(model):
-        model = model.module
+    model = unwrap_model(model)
     counts = {g: dict(trainable=0, total=0)
               for g in ('backbone', 'neck', 'head', 'all')}
     for name, param in model.named_parameters():

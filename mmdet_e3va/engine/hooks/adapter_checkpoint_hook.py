@@ -3,9 +3,9 @@ checkpoint and report how much that saves."""
 import os.path as osp
 
 from mmengine.hooks import Hook
-from mmengine.model import is_model_wrapper
 
 from ...registry import register_hook
+from ...utils import unwrap_model
 
 
 @register_hook
@@ -30,8 +30,7 @@ class AdapterCheckpointHook(Hook):
 
     @staticmethod
     def _backbone(runner):
-        model = runner.model
-        return (model.module if is_model_wrapper(model) else model).backbone
+        return unwrap_model(runner.model).backbone
 
     def before_train(self, runner):
         init_cfg = self._backbone(runner).init_cfg or {}

@@ -3,10 +3,9 @@ import time
 
 import torch
 from mmengine.hooks import Hook
-from mmengine.model import is_model_wrapper
 
 from ...registry import register_hook
-from ...utils import SavedTensorMeter, peak_rss_bytes
+from ...utils import SavedTensorMeter, peak_rss_bytes, unwrap_model
 
 
 @register_hook
@@ -33,9 +32,8 @@ class EfficiencyHook(Hook):
             torch.cuda.synchronize()
             torch.cuda.reset_peak_memory_stats()
         else:
-            model = runner.model
-            model = model.module if is_model_wrapper(model) else model
-            self._meter = SavedTensorMeter(exclude=model.parameters())
+            self._meter = SavedTensorMeter(
+                exclude=unwrap_model(runner.model).parameters())
             self._meter.__enter__()
         self._start = time.perf_counter()
 
