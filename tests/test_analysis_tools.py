@@ -30,17 +30,28 @@ def test_count_params_methods_table(tmp_path):
     assert '100.00%' in rows['Full']
 
 
-def test_benchmark_table_and_json(tmp_path):
+# The benchmark at 64x64 (UperNet's data preprocessor would pad to 512x512).
+BENCH = TINY + ('model.data_preprocessor.size=[64,64]', )
+
+
+def test_benchmark_tables_json_and_plot(tmp_path):
     out_json = tmp_path / 'bench.json'
     out = run_tool('analysis/benchmark_efficiency.py', ADE_T, '--methods',
-                   'E3VA', 'LoRA', '--img-size', 64, '--batch-size', 2,
-                   '--warmup', 0, '--iters', 1, '--out', out_json,
-                   '--cfg-options', *TINY, cwd=tmp_path)
-    rows = [line for line in out.splitlines() if line.startswith('| upernet')]
-    assert [r.split('|')[2].strip() for r in rows] == [
-        'Full', 'Frozen', 'E3VA', 'LoRA']
-    results = json.loads(out_json.read_text())['results']
-    by_method = {r['method']: r for r in results}
+                   'E3VA', 'LoRA', 'Full+cp+amp', '--img-size',
+                   64, '--batch-size', 2, '--warmup', 0, '--iters', 1,
+                   '--infer-size', 64, 96, '--infer-iters', 1, '--out',
+                   out_json, '--cfg-options', *BENCH, cwd=tmp_path,
+                   timeout=1800)
+    methods = ['Full', 'Frozen', 'E3VA', 'LoRA', 'Full+cp+amp']
+    tables = out.split('\n\n')
+    training, breakdown, inference = (
+        [line.split('|')[2].strip() for line in table.splitlines()
+         if line.startswith('| upernet')] for table in tables[:3])
+    assert training == breakdown == methods
+    assert inference == methods[:4] + ['LoRA (merged)'] + methods[4:]
+    report = json.loads(out_json.read_text())
+    assert report['machine']['load_average_at_start']
+    by_method = {r['method']: r for r in report['results']}
     full, frozen = by_method['Full'], by_method['Frozen']
     assert full['training_memory_bytes_vs_full'] == 1.0
     assert full['seconds_per_iter_vs_full'] == 1.0
@@ -49,14 +60,31 @@ def test_benchmark_table_and_json(tmp_path):
     assert frozen['memory_saving_efficiency'] == 1.0
     assert frozen['trainable_params'] < by_method['E3VA']['trainable_params']
     assert by_method['E3VA']['trainable_params'] < full['trainable_params']
-    for row in results:
+    assert by_method['Full+cp+amp']['amp'] and not full['amp']
+    for row in report['results']:
+        b = row['memory_breakdown']
         assert row['seconds_per_iter'] > 0
-        assert row['saved_for_backward_bytes'] >= 0
-        assert row['training_memory_bytes'] > row['param_bytes'] > 0
+        assert row['training_memory_bytes'] > b['parameters'] > 0
+        assert b['optimizer_state'] > 0
+        assert row['inference']['images_per_s'] > 0
+        assert row['inference']['peak_memory_bytes'] > 0
+    # Optimizer state (alive all step) follows the trainable parameters;
+    # full fine-tuning needs the most memory.
+    state = {m: r['memory_breakdown']['optimizer_state']
+             for m, r in by_method.items()}
+    assert state['Frozen'] < state['E3VA'] < state['Full']
+    assert full['training_memory_bytes'] > max(
+        frozen['training_memory_bytes'],
+        by_method['E3VA']['training_memory_bytes'])
+    assert 'merged' in by_method['LoRA']['inference']
+    png = out_json.with_name('bench_memory.png')
+    assert png.read_bytes()[:8] == b'\x89PNG\r\n\x1a\n'
+    assert png.stat().st_size > 10_000
     # Without --methods each config is measured as it is (E3VA here).
     out = run_tool('analysis/benchmark_efficiency.py', ADE_T, '--img-size',
                    64, '--batch-size', 2, '--warmup', 0, '--iters', 1,
-                   '--out', tmp_path / 'b2.json', '--cfg-options', *TINY,
-                   cwd=tmp_path)
-    assert [line.split('|')[2].strip() for line in out.splitlines()
-            if line.startswith('| upernet')] == ['Full', 'Frozen', 'E3VA']
+                   '--infer-iters', 0, '--out', tmp_path / 'b2.json',
+                   '--cfg-options', *BENCH, cwd=tmp_path)
+    assert [line.split('|')[2].strip() for line in out.split('\n\n')[0]
+            .splitlines() if line.startswith('| upernet')] == [
+                'Full', 'Frozen', 'E3VA']

@@ -1,10 +1,15 @@
 """Every config under configs/ loads, builds its model (backbone shrunk as
-with --cfg-options) and runs its data pipelines on the generated data."""
+with --cfg-options) and runs its data pipelines on the generated data; every
+COCO config builds the paper's Cascade Mask R-CNN heads, which train a step
+on the CPU."""
 from pathlib import Path
 
 import pytest
 import torch
 from mmengine.config import Config
+from mmengine.dataset import pseudo_collate
+from mmengine.model import revert_sync_batchnorm
+from mmengine.optim import OptimWrapper
 from mmengine.registry import init_default_scope
 
 from conftest import ROOT, run_tool
@@ -12,7 +17,11 @@ from mmdet_e3va.datasets.synthetic_scenes import CLASSES
 from mmdet_e3va.engine import check_dataset_paths
 
 CONFIGS = sorted((ROOT / 'configs').glob('*/*.py'))
+COCO_CONFIGS = sorted((ROOT / 'configs/coco').glob('*.py'))
 TINY_WIDTHS = [32, 64, 128, 256]
+# The Swin COCO recipe's (and mmdet's Cascade R-CNN) regression target stds.
+CASCADE_STDS = ([0.1, 0.1, 0.2, 0.2], [0.05, 0.05, 0.1, 0.1],
+                [0.033, 0.033, 0.067, 0.067])
 
 
 def shrink(cfg):
@@ -90,6 +99,8 @@ def test_config_builds_and_pipelines_run(config, workspace, monkeypatch):
         from mmseg.registry import DATASETS, MODELS
     check_dataset_paths(cfg, ('train_dataloader', 'val_dataloader'))
     model = MODELS.build(cfg.model)
+    if config in COCO_CONFIGS:
+        check_paper_heads(model)
     tuning = cfg.model.backbone.get('tuning', {}).get('type', 'E3VA')
     trainable = sum(p.numel() for p in model.backbone.parameters()
                     if p.requires_grad)
@@ -100,6 +111,74 @@ def test_config_builds_and_pipelines_run(config, workspace, monkeypatch):
         inputs = sample['inputs']
         assert isinstance(inputs, torch.Tensor) and inputs.shape[0] == 3
         assert min(inputs.shape[1:]) >= 64
+
+
+def check_paper_heads(model):
+    """The Swin paper's COCO Cascade Mask R-CNN box heads: three
+    Shared4Conv1FCBBoxHead stages (SyncBN in the convs), GIoU loss (weight
+    10) on decoded boxes, class-specific regression."""
+    from mmdet.models.losses import GIoULoss
+    from mmdet.models.roi_heads.bbox_heads import Shared4Conv1FCBBoxHead
+    heads = model.roi_head.bbox_head
+    assert len(heads) == 3
+    for head, stds in zip(heads, CASCADE_STDS):
+        assert type(head) is Shared4Conv1FCBBoxHead
+        assert len(head.shared_convs) == 4 and len(head.shared_fcs) == 1
+        assert all(isinstance(conv.bn, torch.nn.SyncBatchNorm)
+                   for conv in head.shared_convs)
+        assert head.reg_decoded_bbox and not head.reg_class_agnostic
+        assert isinstance(head.loss_bbox, GIoULoss)
+        assert head.loss_bbox.loss_weight == 10.0
+        assert list(head.bbox_coder.stds) == stds
+
+
+def test_coco_paper_heads_train_a_step_on_cpu(workspace, monkeypatch):
+    """A train step of a shrunk COCO paper config (LoRA's paper budget) with
+    its SyncBN heads reverted to BN, as the Runner does off-distributed."""
+    monkeypatch.chdir(workspace)
+    cfg = Config.fromfile(
+        ROOT / 'configs/coco/cascade-mask-rcnn_swin-b-p4-w7-lora_fpn_ms-crop-3x_coco.py')  # noqa: E501
+    shrink(cfg)
+    # Narrow neck and heads (same types, losses and norms), few RoIs.
+    model = cfg.model
+    model.neck.out_channels = 32
+    model.rpn_head.update(in_channels=32, feat_channels=32)
+    model.roi_head.bbox_roi_extractor.out_channels = 32
+    model.roi_head.mask_roi_extractor.out_channels = 32
+    for head in model.roi_head.bbox_head:
+        head.update(in_channels=32, conv_out_channels=32, fc_out_channels=64)
+    model.roi_head.mask_head.update(in_channels=32, conv_out_channels=32)
+    for stage in model.train_cfg.rcnn:
+        stage.sampler.num = 16
+    model.train_cfg.rpn_proposal.max_per_img = 64
+    init_default_scope('mmdet')
+    from mmdet.registry import DATASETS, MODELS
+    dataset = cfg.train_dataloader.dataset
+    dataset.metainfo = dict(classes=CLASSES)
+    dataset.pipeline = [
+        dict(type='LoadImageFromFile'),
+        dict(type='LoadAnnotations', with_bbox=True, with_mask=True),
+        dict(type='Resize', scale=(96, 96), keep_ratio=True),
+        dict(type='PackDetInputs')
+    ]
+    dataset = DATASETS.build(dataset)
+    torch.manual_seed(0)
+    model = revert_sync_batchnorm(MODELS.build(cfg.model))
+    assert not any(isinstance(m, torch.nn.SyncBatchNorm)
+                   for m in model.modules())
+    model.train()
+    trainable = [p for p in model.parameters() if p.requires_grad]
+    head = model.roi_head.bbox_head[0]
+    before = head.shared_convs[0].conv.weight.detach().clone()
+    optim = OptimWrapper(torch.optim.SGD(trainable, lr=1e-2))
+    losses = model.train_step(pseudo_collate([dataset[0]]), optim)
+    for stage in range(3):
+        assert torch.isfinite(losses[f's{stage}.loss_bbox'])
+        assert losses[f's{stage}.loss_bbox'] > 0
+    assert torch.isfinite(losses['loss'])
+    assert not torch.equal(head.shared_convs[0].conv.weight, before)
+    # The reverted BN ran in training mode: its running mean moved.
+    assert head.shared_convs[0].bn.running_mean.abs().sum() > 0
 
 
 def test_missing_dataset_path_is_named(workspace, monkeypatch):

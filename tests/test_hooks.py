@@ -1,14 +1,28 @@
 """TrainableParamsHook, EfficiencyHook and AdapterCheckpointHook through the
-real mmengine Runner on the synthetic ADE20K demo data."""
+real mmengine Runner on the synthetic ADE20K demo data; adapter-only
+checkpoints are pinned to their base, and checkpoints that do not match the
+config are refused."""
 import json
+import re
+import subprocess
+import sys
 import uuid
 
 import pytest
 import torch
+from mmdet.registry import MODELS as DET_MODELS
 from mmengine.config import Config
-from mmengine.runner import Runner
+from mmengine.runner import Runner, load_checkpoint
+from mmseg.registry import MODELS as SEG_MODELS
 
-from conftest import SEG_DEMO, run_tool
+from conftest import DET_DEMO, ROOT, SEG_DEMO, run_tool
+from mmdet_e3va.engine.hooks import CheckpointMismatchError
+from mmdet_e3va.engine.hooks.checkpoint_match_hook import \
+    check_checkpoint_matches
+from mmdet_e3va.models.backbones.swin_checkpoint import (BASE_RECORD_KEY,
+                                                         frozen_fingerprint)
+
+PRETRAINED = 'data/pretrained/swin-demo_synthetic-pretrain.pth'
 
 
 def make_runner(work_dir, max_iters, resume_from=None):
@@ -67,13 +81,14 @@ def test_efficiency_scalars_are_logged(trained):
     assert len(train) == 4
     for row in train:
         assert row['step_time'] > 0
-        assert row['saved_for_backward_mb'] > 0
+        assert row['peak_mem_mb'] > 0
         assert row['peak_rss_mb'] > 100
 
 
-def test_checkpoints_are_adapter_only(trained):
+def test_checkpoints_are_adapter_only(trained, workspace):
     work_dir, runner = trained
-    ckpt = torch.load(work_dir / 'iter_4.pth', map_location='cpu')
+    ckpt = torch.load(work_dir / 'iter_4.pth', map_location='cpu',
+                      weights_only=True)
     backbone = runner.model.backbone
     trainable = {f'backbone.{n}' for n, p in backbone.named_parameters()
                  if p.requires_grad}
@@ -81,8 +96,17 @@ def test_checkpoints_are_adapter_only(trained):
     assert saved_backbone == trainable
     assert any(k.startswith('decode_head.') for k in ckpt['state_dict'])
     assert 'optimizer' in ckpt and 'param_schedulers' in ckpt
-    assert ckpt['meta']['adapter_only']['base_checkpoint'].endswith(
-        'swin-demo_synthetic-pretrain.pth')
+    base = ckpt['meta']['adapter_only']
+    assert base['base_checkpoint'] == PRETRAINED
+    assert base['base_checkpoint_resolved'] == str(
+        workspace / PRETRAINED)
+    frozen = [(n, p) for n, p in backbone.named_parameters()
+              if not p.requires_grad]
+    assert base['base_fingerprint'] == frozen_fingerprint(frozen)
+    # the same record where the backbone's load pre-hook reads it
+    assert ckpt['state_dict']._metadata['backbone'][BASE_RECORD_KEY] == dict(
+        checkpoint=PRETRAINED, resolved=str(workspace / PRETRAINED),
+        fingerprint=base['base_fingerprint'])
     log = next(work_dir.glob('*/*.log')).read_text()
     assert 'Adapter-only checkpoint' in log and '% of the full checkpoint' in log
 
@@ -91,9 +115,10 @@ def test_resume_from_adapter_only_checkpoint_is_exact(trained, workspace,
                                                       monkeypatch):
     work_dir, _ = trained
     monkeypatch.chdir(workspace)
-    at2 = torch.load(work_dir / 'iter_2.pth', map_location='cpu')
-    at4 = torch.load(work_dir / 'iter_4.pth', map_location='cpu')
-    pretrained = torch.load('data/pretrained/swin-demo_synthetic-pretrain.pth')
+    at2, at4, pretrained = (
+        torch.load(path, map_location='cpu', weights_only=True)
+        for path in (work_dir / 'iter_2.pth', work_dir / 'iter_4.pth',
+                     PRETRAINED))
 
     # Resume without training: the state equals the checkpoint bitwise.
     runner = make_runner(work_dir / 'resumed', 2, work_dir / 'iter_2.pth')
@@ -125,3 +150,86 @@ def test_tools_test_runs_from_adapter_only_checkpoint(trained, workspace):
                    '--work-dir', work_dir / 'test', cwd=workspace)
     assert 'adapter-only checkpoint; frozen weights restored' in out
     assert 'mIoU:' in out
+
+
+def _seg_model(**backbone):
+    cfg = Config.fromfile(SEG_DEMO)
+    cfg.model.backbone.update(backbone)
+    return SEG_MODELS.build(cfg.model)
+
+
+def test_wrong_base_is_refused(trained, workspace, tmp_path, monkeypatch):
+    """The adapters of iter_4.pth restored on a base of the same shape but
+    other weights: refused, naming both fingerprints and base files, unless
+    ``E3VA_ALLOW_BASE_MISMATCH=1``."""
+    work_dir, _ = trained
+    monkeypatch.chdir(workspace)
+    base = torch.load(PRETRAINED, weights_only=True)
+    for value in base['state_dict'].values():
+        if value.is_floating_point():
+            value.add_(torch.randn_like(value), alpha=1e-3)
+    torch.save(base, tmp_path / 'noisy_base.pth')
+    model = _seg_model(init_cfg=dict(
+        type='Pretrained', checkpoint=str(tmp_path / 'noisy_base.pth')))
+    model.init_weights()
+    recorded = torch.load(work_dir / 'iter_4.pth', weights_only=True)[
+        'meta']['adapter_only']['base_fingerprint']
+    with pytest.raises(ValueError) as err:
+        load_checkpoint(model, str(work_dir / 'iter_4.pth'))
+    message = str(err.value)
+    assert recorded in message and PRETRAINED in message
+    assert 'noisy_base.pth' in message
+    assert 'E3VA_ALLOW_BASE_MISMATCH' in message
+    assert message.count('fingerprint ') == 2
+
+    monkeypatch.setenv('E3VA_ALLOW_BASE_MISMATCH', '1')
+    load_checkpoint(model, str(work_dir / 'iter_4.pth'))
+    assert torch.equal(
+        model.backbone.stages[0].blocks[0].attn.w_msa.qkv.weight,
+        base['state_dict']['stages.0.blocks.0.attn.w_msa.qkv.weight'])
+
+
+def test_mismatching_checkpoints_are_refused(trained, workspace,
+                                             monkeypatch):
+    """Partial cases pass (adapter-only file; an upstream checkpoint without
+    the tuning modules as ``load_from``); a detector in the segmentor, or a
+    rank-4 file in a rank-8 model, is refused naming the keys."""
+    work_dir, _ = trained
+    monkeypatch.chdir(workspace)
+    adapter_only = torch.load(work_dir / 'iter_4.pth',
+                              weights_only=True)['state_dict']
+    model = _seg_model()
+    check_checkpoint_matches(model, adapter_only, 'iter_4.pth')
+    upstream = {k: v for k, v in model.state_dict().items()
+                if '.tuning.' not in k}
+    check_checkpoint_matches(model, upstream, 'up.pth',
+                             allow_fresh_tuning=True)
+    with pytest.raises(CheckpointMismatchError,
+                       match=r'up\.pth.*missing: backbone\.tuning\.'):
+        check_checkpoint_matches(model, upstream, 'up.pth')
+
+    detector = DET_MODELS.build(
+        Config.fromfile(DET_DEMO).model).state_dict()
+    with pytest.raises(CheckpointMismatchError) as err:
+        check_checkpoint_matches(model, detector, 'det.pth')
+    assert re.search(r'det\.pth.*missing: [^;]*decode_head\.', str(err.value))
+    assert re.search(r'unknown to the model: [^;]*(neck|roi_head)\.',
+                     str(err.value))
+
+    with pytest.raises(CheckpointMismatchError,
+                       match=r'iter_4\.pth.*another shape.*backbone\.tuning'):
+        check_checkpoint_matches(_seg_model(rank=8), adapter_only,
+                                 'iter_4.pth')
+
+
+def test_tools_test_refuses_shape_mismatch(trained, workspace):
+    work_dir, _ = trained
+    result = subprocess.run(
+        [sys.executable, str(ROOT / 'tools/test.py'), str(SEG_DEMO),
+         str(work_dir / 'iter_4.pth'), '--work-dir', str(work_dir / 'rank8'),
+         '--cfg-options', 'model.backbone.rank=8'],
+        cwd=workspace, capture_output=True, text=True, timeout=600)
+    out = result.stdout + result.stderr
+    assert result.returncode != 0
+    assert 'CheckpointMismatchError' in out and 'iter_4.pth' in out
+    assert 'mIoU:' not in out  # no evaluation ran

@@ -1,12 +1,13 @@
 """Checkpoints load with weights_only=True: mmengine's own numpy/HistoryBuffer
-content is allowlisted, anything else is refused with a clear error."""
+content is allowlisted, anything else is refused with a clear error; damaged
+and truncated files are refused naming the file."""
 import numpy as np
 import pytest
 import torch
 from mmengine.logging import HistoryBuffer, MessageHub
 from mmengine.runner.checkpoint import CheckpointLoader
 
-from mmdet_e3va.utils import UnsafeCheckpointError
+from mmdet_e3va.utils import CorruptCheckpointError, UnsafeCheckpointError
 
 
 class Payload:
@@ -45,3 +46,56 @@ def test_arbitrary_pickled_object_is_refused(tmp_path):
         _load(tmp_path / 'evil.pth')
     assert 'evil.pth' in str(err.value)
     assert 'Payload' in str(err.value)
+
+
+def _save_with_records(path, **extra):
+    """A checkpoint with a weight and an optimizer state of known bytes."""
+    weight = torch.arange(4096, dtype=torch.float32)
+    ckpt = dict(state_dict={'w': weight},
+                optimizer=dict(state={0: dict(exp_avg=weight * 3)}), **extra)
+    torch.save(ckpt, path)
+    return weight
+
+
+@pytest.mark.parametrize('record', ['weight', 'optimizer'])
+def test_damaged_record_is_refused(tmp_path, record):
+    path = tmp_path / 'flipped.pth'
+    weight = _save_with_records(path)
+    data = bytearray(path.read_bytes())
+    target = (weight if record == 'weight' else weight * 3).numpy().tobytes()
+    start = data.find(target) + 1024
+    assert start > 1024
+    span = slice(start, start + 256)
+    if record == 'weight':  # flipped bits
+        data[span] = bytes(255 - b for b in data[span])
+    else:  # zeroed bytes
+        data[span] = bytes(256)
+    path.write_bytes(bytes(data))
+    # torch alone reads the damaged file without complaint
+    loaded = torch.load(path, weights_only=True)
+    assert not torch.equal(loaded['state_dict']['w'], weight) or not \
+        torch.equal(loaded['optimizer']['state'][0]['exp_avg'], weight * 3)
+    with pytest.raises(CorruptCheckpointError,
+                       match=r'flipped\.pth is damaged.*CRC-32'):
+        _load(path)
+
+
+def test_truncated_file_is_named(tmp_path):
+    path = tmp_path / 'truncated.pth'
+    _save_with_records(path)
+    path.write_bytes(path.read_bytes()[:-3000])
+    with pytest.raises(CorruptCheckpointError, match='truncated.pth'):
+        _load(path)
+
+
+def test_legacy_format_loads_weights_only(tmp_path):
+    """Pre-zip (torch < 1.6) files carry no checksums; they still load
+    weights-only, and a pickled object in them is refused."""
+    torch.save(dict(state_dict={'w': torch.ones(3)}), tmp_path / 'old.pth',
+               _use_new_zipfile_serialization=False)
+    assert torch.equal(_load(tmp_path / 'old.pth')['state_dict']['w'],
+                       torch.ones(3))
+    torch.save(dict(extra=Payload()), tmp_path / 'old_evil.pth',
+               _use_new_zipfile_serialization=False)
+    with pytest.raises(UnsafeCheckpointError, match='Payload'):
+        _load(tmp_path / 'old_evil.pth')

@@ -1,11 +1,12 @@
 """Pretrained Swin weights reach the frozen E3VA backbone unchanged, through
-``init_cfg`` or ``load_from``, and mismatching checkpoints are refused."""
+``init_cfg`` or ``load_from``, and mismatching checkpoints (missing keys, a
+deeper Swin) and unknown tuning types are refused."""
 import pytest
 import torch
 from mmdet.models.backbones import SwinTransformer
 from mmengine.runner import load_checkpoint
 
-from mmdet_e3va.models import E3VASwinTransformer
+from mmdet_e3va.models import E3VASwinTransformer, TunedSwinTransformer
 
 TINY = dict(embed_dims=16, depths=(2, 2, 2, 2), num_heads=(1, 2, 2, 4))
 
@@ -101,3 +102,27 @@ def test_bad_init_cfg_is_named():
     model = E3VASwinTransformer(**TINY, init_cfg=dict(type='Kaiming'))
     with pytest.raises(ValueError, match='init_cfg'):
         model.init_weights()
+
+
+def test_deeper_checkpoint_needs_allow_truncation(tmp_path):
+    """A Swin with 4 blocks in stage 2 read into one with 2: refused, unless
+    ``allow_truncation=True``; then the shared blocks load unchanged."""
+    torch.manual_seed(0)
+    deeper = SwinTransformer(**dict(TINY, depths=(2, 2, 4, 2)))
+    torch.save(deeper.state_dict(), tmp_path / 'deeper.pth')
+    init_cfg = dict(type='Pretrained', checkpoint=str(tmp_path / 'deeper.pth'))
+    model = E3VASwinTransformer(**TINY, init_cfg=init_cfg)
+    with pytest.raises(KeyError, match=r'deeper Swin.*stages\.2\.blocks\.2.*'
+                       r'allow_truncation=True'):
+        model.init_weights()
+    model = E3VASwinTransformer(
+        **TINY, init_cfg=dict(init_cfg, allow_truncation=True))
+    model.init_weights()
+    key = 'stages.2.blocks.1.attn.w_msa.qkv.weight'
+    torch.testing.assert_close(model.state_dict()[key],
+                               deeper.state_dict()[key], rtol=0, atol=0)
+
+
+def test_unknown_tuning_type_is_named():
+    with pytest.raises(KeyError, match=r"'NoSuchMethod'.*E3VA"):
+        TunedSwinTransformer(**TINY, tuning=dict(type='NoSuchMethod'))

@@ -1,5 +1,6 @@
-"""Every tuning method on Swin-T-shaped arguments: exact trainable
-parameters (counted analytically here), one training step, identity at
+"""Every tuning method, with its own defaults and with the E3VA paper's
+budget options, on Swin-T-shaped arguments: exact trainable parameters
+(counted analytically here), one training step, identity at
 initialisation, LoRA merging."""
 import pytest
 import torch
@@ -15,6 +16,7 @@ BLOCKS = sum(DEPTHS)
 SUM_DC = sum(d * c for d, c in zip(DEPTHS, WIDTHS))  # sum over blocks of C
 MERGE_IN = sum(4 * c for c in WIDTHS[:3])  # PatchMerging norms' widths
 REL_POS = (2 * 7 - 1)**2
+HEADS = SWIN_T['num_heads']
 
 
 def _swin_total():
@@ -54,22 +56,47 @@ EXPECTED = {
 }
 
 
-def build(method, **kwargs):
+# The E3VA paper's budgets: the options its configs set, and the count.
+PAPER_BUDGETS = {
+    # every name containing 'bias': + the relative position bias tables
+    'BitFit': (dict(position_bias_tables=True), lambda: EXPECTED['BitFit']()
+               + REL_POS * sum(d * h for d, h in zip(DEPTHS, HEADS))),
+    # q and v parts of the fused qkv: 2 x (rC + Cr)
+    'LoRA': (dict(rank=64, alpha=1, targets=('q', 'v')),
+             lambda: 64 * 4 * SUM_DC),
+    # beside the attention and beside the MLP: 2 x (2Cd+C+d)
+    'AdaptFormer': (dict(branches=('attn', 'mlp')),
+                    lambda: 2 * (129 * SUM_DC + 64 * BLOCKS)),
+}
+CASES = {method: (dict(type=method), count)
+         for method, count in EXPECTED.items()}
+CASES.update({f'{method}-paper': (dict(type=method, **options), count)
+              for method, (options, count) in PAPER_BUDGETS.items()})
+
+
+def build(tuning, **kwargs):
     torch.manual_seed(0)
-    model = TunedSwinTransformer(tuning=dict(type=method), **SWIN_T, **kwargs)
+    if isinstance(tuning, str):
+        tuning = dict(type=tuning)
+    model = TunedSwinTransformer(tuning=tuning, **SWIN_T, **kwargs)
     model.init_weights()
     return model
 
 
+# Registered methods with their own test file.
+TESTED_ELSEWHERE = {'E3VAPlus': 'tests/test_e3va_plus.py'}
+
+
 def test_every_registered_method_is_covered():
-    assert set(TUNINGS.module_dict) == set(EXPECTED)
+    assert set(TUNINGS.module_dict) == set(EXPECTED) | set(TESTED_ELSEWHERE)
 
 
-@pytest.mark.parametrize('method', sorted(EXPECTED))
-def test_trainable_parameters_and_one_step(method):
-    model = build(method)
+@pytest.mark.parametrize('case', sorted(CASES))
+def test_trainable_parameters_and_one_step(case):
+    tuning, count = CASES[case]
+    model = build(tuning)
     trainable = {n: p for n, p in model.named_parameters() if p.requires_grad}
-    assert sum(p.numel() for p in trainable.values()) == EXPECTED[method]()
+    assert sum(p.numel() for p in trainable.values()) == count()
     model.train()
     x = torch.randn(2, 3, 64, 64)
     loss = sum(o.square().mean() for o in model(x))
@@ -88,20 +115,21 @@ def test_trainable_parameters_and_one_step(method):
     assert moved
 
 
-IDENTITY_METHODS = [m for m in sorted(EXPECTED)
-                    if TUNINGS.get(m).identity_at_init]
+# BitFit-paper adds no module: BitFit's identity covers it.
+IDENTITY_CASES = [c for c in sorted(CASES) if c != 'BitFit-paper'
+                  and TUNINGS.get(CASES[c][0]['type']).identity_at_init]
 
 
 def test_mona_is_the_only_method_without_identity_start():
-    assert set(EXPECTED) - set(IDENTITY_METHODS) == {'Mona'}
+    assert set(CASES) - set(IDENTITY_CASES) == {'Mona', 'BitFit-paper'}
 
 
-@pytest.mark.parametrize('method', IDENTITY_METHODS)
-def test_identity_at_initialisation(method):
+@pytest.mark.parametrize('case', IDENTITY_CASES)
+def test_identity_at_initialisation(case):
     upstream = SwinTransformer(**SWIN_T)
     upstream.init_weights()
     upstream.eval()
-    model = build(method)
+    model = build(CASES[case][0])
     model.load_state_dict(upstream.state_dict(), strict=False)
     model.eval()
     x = torch.randn(1, 3, 61, 75)
@@ -110,20 +138,41 @@ def test_identity_at_initialisation(method):
             torch.testing.assert_close(out, exp, rtol=0, atol=1e-5)
 
 
-def test_lora_merged_equals_unmerged():
-    model = build('LoRA')
+@pytest.mark.parametrize('case', ['LoRA', 'LoRA-paper'])
+def test_lora_merged_equals_unmerged(case):
+    tuning = CASES[case][0]
+    model = build(tuning)
     for up in model.tuning.lora_up.values():
         torch.nn.init.normal_(up.weight, std=0.05)
     model.eval()
+    qkv = model.stages[0].blocks[0].attn.w_msa.qkv.weight
+    before = qkv.detach().clone()
     x = torch.randn(1, 3, 64, 64)
     with torch.no_grad():
         unmerged = model(x)
         model.tuning.merge(model)
         merged = model(x)
     assert any((u - m).abs().max() > 0 for u, m in zip(
-        unmerged, build('LoRA').eval()(x)))  # the update is not trivial
+        unmerged, build(tuning).eval()(x)))  # the update is not trivial
     for u, m in zip(unmerged, merged):
         torch.testing.assert_close(m, u, rtol=0, atol=1e-5)
+    # Only the targeted parts of the fused qkv changed.
+    changed = [not torch.equal(a, b)
+               for a, b in zip(before.chunk(3), qkv.detach().chunk(3))]
+    targets = tuning.get('targets', ('qkv', ))
+    assert changed == [('qkv' in targets or p in targets) for p in 'qkv']
+
+
+@pytest.mark.parametrize('tuning, match', [
+    (dict(type='LoRA', targets=('qkv', 'q')), 'targets'),
+    (dict(type='LoRA', targets=('o', )), 'targets'),
+    (dict(type='LoRA', targets=()), 'targets'),
+    (dict(type='LoRA', rank=0), 'rank'),
+    (dict(type='AdaptFormer', branches=('ffn', )), 'branches'),
+])
+def test_bad_options_are_named(tuning, match):
+    with pytest.raises(ValueError, match=match):
+        TUNINGS.build(tuning)
 
 
 def test_frozen_stages_is_refused():

@@ -9,6 +9,7 @@ the class (3 shapes, 3 backgrounds) of every 4x4 patch, predicted from the
 sum of linear projections of all stage outputs.
 """
 import argparse
+import datetime
 import inspect
 import os
 import os.path as osp
@@ -21,8 +22,10 @@ import torch.nn.functional as F
 from mmdet.models.backbones import SwinTransformer
 from mmengine.config import Config
 
-from mmdet_e3va.datasets.synthetic_scenes import (BACKGROUNDS, CLASSES,
-                                                  render_scene)
+from mmdet_e3va.datasets.study_scenes import SOURCE_SCENES
+from mmdet_e3va.datasets.synthetic_scenes import DEMO_SCENES
+
+SCENES = dict(demo=DEMO_SCENES, study_source=SOURCE_SCENES)
 
 MEAN = torch.tensor([123.675, 116.28, 103.53]).view(1, 3, 1, 1)
 STD = torch.tensor([58.395, 57.12, 57.375]).view(1, 3, 1, 1)
@@ -35,13 +38,14 @@ def swin_kwargs(backbone_cfg):
             if k in accepted and k not in ('init_cfg', 'pretrained')}
 
 
-def make_batch(rng, batch_size, size):
-    """Normalised RGB images ``(B, 3, size, size)`` and per-pixel classes
-    ``(B, size, size)``: shape index, or 3 + background index."""
+def make_batch(rng, batch_size, size, family=DEMO_SCENES):
+    """Normalised RGB images ``(B, 3, size, size)`` of ``family``'s scenes
+    and per-pixel classes ``(B, size, size)``: shape index, or number of
+    shapes + background index."""
     images, labels = [], []
     for _ in range(batch_size):
-        img, instances, background = render_scene(rng, size)
-        label = np.full((size, size), len(CLASSES) + background)
+        img, instances, background = family.render(rng, size)
+        label = np.full((size, size), len(family.classes) + background)
         for cls, mask in instances:
             label[mask] = cls
         images.append(torch.from_numpy(img[..., ::-1].copy()))  # to RGB
@@ -68,16 +72,24 @@ def main():
     parser.add_argument('--size', type=int, default=128)
     parser.add_argument('--lr', type=float, default=1e-3)
     parser.add_argument('--seed', type=int, default=0)
+    parser.add_argument('--log-interval', type=int, default=20,
+                        help='print loss, pixel accuracy and ETA every N '
+                        'iterations')
+    parser.add_argument('--scenes', default='demo', choices=sorted(SCENES),
+                        help='scene distribution: the demo\'s, or the '
+                        'mini-study\'s richer source scenes')
     args = parser.parse_args()
 
     backbone_cfg = Config.fromfile(args.config).model.backbone
+    family = SCENES[args.scenes]
     out = args.out or backbone_cfg.init_cfg.checkpoint
     torch.manual_seed(args.seed)
     rng = np.random.default_rng(args.seed)
     backbone = SwinTransformer(**swin_kwargs(backbone_cfg))
     backbone.init_weights()
     heads = nn.ModuleList(
-        nn.Conv2d(backbone.num_features[i], len(CLASSES) + len(BACKGROUNDS),
+        nn.Conv2d(backbone.num_features[i],
+                  len(family.classes) + len(family.backgrounds),
                   1) for i in backbone.out_indices)
     params = list(backbone.parameters()) + list(heads.parameters())
     optimizer = torch.optim.AdamW(params, lr=args.lr, weight_decay=0.05)
@@ -85,7 +97,7 @@ def main():
         optimizer, args.lr, total_steps=args.iters, pct_start=0.1)
     start = time.time()
     for it in range(1, args.iters + 1):
-        x, labels = make_batch(rng, args.batch_size, args.size)
+        x, labels = make_batch(rng, args.batch_size, args.size, family)
         logits = dense_logits(backbone, heads, x)
         labels = labels[:, None].float()
         labels = F.interpolate(labels, size=logits.shape[2:])[:, 0].long()
@@ -94,10 +106,13 @@ def main():
         loss.backward()
         optimizer.step()
         scheduler.step()
-        if it % 50 == 0 or it == args.iters:
+        if it % args.log_interval == 0 or it == args.iters:
             acc = (logits.argmax(1) == labels).float().mean().item()
+            elapsed = time.time() - start
+            eta = datetime.timedelta(
+                seconds=round(elapsed / it * (args.iters - it)))
             print(f'pretrain iter {it}/{args.iters} loss {loss.item():.3f} '
-                  f'pixel acc {acc:.2f} ({time.time() - start:.0f}s)',
+                  f'pixel acc {acc:.2f} ({elapsed:.0f}s, eta {eta})',
                   flush=True)
     os.makedirs(osp.dirname(osp.abspath(out)), exist_ok=True)
     torch.save(dict(state_dict=backbone.state_dict(),

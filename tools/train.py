@@ -4,6 +4,7 @@ import argparse
 
 from mmdet_e3va.engine import (add_launch_args, build_runner,
                                load_launch_config)
+from mmdet_e3va.engine.launch import set_resume
 
 
 def parse_args():
@@ -17,7 +18,8 @@ def parse_args():
     parser.add_argument(
         '--resume', nargs='?', type=str, const='auto',
         help='resume from the given checkpoint, or, without a value, from '
-        'the latest checkpoint in the work directory')
+        'the latest checkpoint in the work directory (model, optimizer, '
+        'schedulers and random states)')
     add_launch_args(parser)
     return parser.parse_args()
 
@@ -33,13 +35,10 @@ def main():
             raise RuntimeError('--auto-scale-lr needs auto_scale_lr.'
                                'base_batch_size in the config')
         cfg.auto_scale_lr.enable = True
-    if args.resume == 'auto':
-        cfg.resume = True
-        cfg.load_from = None
-    elif args.resume is not None:
-        cfg.resume = True
-        cfg.load_from = args.resume
-    runner = build_runner(cfg, ('train_dataloader', 'val_dataloader'))
+    if args.resume is not None:
+        set_resume(cfg, args.resume)
+    runner = build_runner(cfg, ('train_dataloader', 'val_dataloader'),
+                          training=True)
     runner.train()
 
 

@@ -10,3 +10,5 @@ custom_imports = dict(imports=['mmdet_e3va'], allow_failed_imports=False)
 model = dict(backbone=dict(type='TunedSwinTransformer', tuning=dict(type='E3VA')))
 auto_scale_lr = dict(enable=False, base_batch_size=16)
 custom_hooks = [dict(type='TrainableParamsHook'), dict(type='EfficiencyHook')]
+# One log line for the frozen parameters the optimizer leaves out.
+optim_wrapper = dict(constructor='TrainableOptimWrapperConstructor')

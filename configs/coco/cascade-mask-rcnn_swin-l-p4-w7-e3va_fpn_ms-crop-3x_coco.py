@@ -3,6 +3,9 @@
 # Paper: not reported for Swin-L (the E3VA paper reports COCO for Swin-B).
 # Assumes 8 GPUs x 2 images (16 in all). For N GPUs x M images pass --auto-scale-lr:
 # the lr is scaled by N*M/16 (auto_scale_lr.base_batch_size = 16).
+# Detector: the Swin paper's COCO Cascade Mask R-CNN (Swin-Transformer-Object-Detection,
+# cascade_mask_rcnn_swin_*_mstrain_480-800_giou_4conv1f_adamw_3x_coco), which E3VA and its
+# baselines follow: three 4conv1fc box heads with SyncBN, GIoU loss on decoded boxes (weight 10).
 # The paper configs of every size and tuning method inherit from this file.
 _base_ = 'mmdet::cascade_rcnn/cascade-mask-rcnn_r50_fpn_1x_coco.py'
 custom_imports = dict(imports=['mmdet_e3va'], allow_failed_imports=False)
@@ -27,7 +30,29 @@ model = dict(
         out_indices=(0, 1, 2, 3),
         convert_weights=True,
         init_cfg=dict(type='Pretrained', checkpoint=pretrained)),
-    neck=dict(in_channels=[192, 384, 768, 1536]))
+    neck=dict(in_channels=[192, 384, 768, 1536]),
+    roi_head=dict(bbox_head=[
+        dict(
+            type='Shared4Conv1FCBBoxHead',
+            in_channels=256,
+            conv_out_channels=256,
+            fc_out_channels=1024,
+            roi_feat_size=7,
+            num_classes=80,
+            bbox_coder=dict(
+                type='DeltaXYWHBBoxCoder',
+                target_means=[0., 0., 0., 0.],
+                target_stds=stds),
+            reg_class_agnostic=False,
+            reg_decoded_bbox=True,
+            norm_cfg=dict(type='SyncBN', requires_grad=True),
+            loss_cls=dict(
+                type='CrossEntropyLoss', use_sigmoid=False, loss_weight=1.0),
+            loss_bbox=dict(type='GIoULoss', loss_weight=10.0))
+        # the three cascade stages' regression target stds
+        for stds in ([0.1, 0.1, 0.2, 0.2], [0.05, 0.05, 0.1, 0.1],
+                     [0.033, 0.033, 0.067, 0.067])
+    ]))
 
 train_pipeline = [
     dict(type='LoadImageFromFile', backend_args={{_base_.backend_args}}),
@@ -79,6 +104,7 @@ param_scheduler = [
         gamma=0.1)
 ]
 optim_wrapper = dict(
+    constructor='TrainableOptimWrapperConstructor',
     type='AmpOptimWrapper',
     loss_scale='dynamic',
     paramwise_cfg=dict(

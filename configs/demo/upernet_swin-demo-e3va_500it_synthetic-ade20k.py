@@ -1,7 +1,8 @@
 # Demo: E3VA UperNet on the synthetic ADE20K-format scenes that
 # `tools/generate_demo_data.py` writes to data/ade/ADEChallengeData2016/,
 # with the tiny Swin pretrained by `tools/pretrain_tiny_swin.py`.
-# The paper setting is configs/e3va/ ; this file only shrinks it.
+# The paper setting is configs/ade20k/upernet_swin-l-p4-w7-e3va_8xb2-160k_ade20k-512x512.py;
+# this file shrinks widths, crops and the schedule.
 _base_ = ('mmseg::swin/swin-tiny-patch4-window7-in1k-pre_upernet_'
           '8xb2-160k_ade20k-512x512.py')
 custom_imports = dict(imports=['mmdet_e3va'], allow_failed_imports=False)
@@ -44,7 +45,7 @@ val_dataloader = dict(num_workers=1, dataset=dict(pipeline=test_pipeline))
 test_dataloader = val_dataloader
 
 train_cfg = dict(max_iters=max_iters, val_interval=max_iters)
-optim_wrapper = dict(optimizer=dict(lr=2e-3))
+optim_wrapper = dict(constructor='TrainableOptimWrapperConstructor', optimizer=dict(lr=2e-3))
 param_scheduler = [
     dict(type='LinearLR', start_factor=0.01, by_epoch=False, begin=0,
          end=20),

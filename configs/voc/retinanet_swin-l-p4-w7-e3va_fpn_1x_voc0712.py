@@ -29,6 +29,7 @@ model = dict(
         init_cfg=dict(type='Pretrained', checkpoint=pretrained)),
     neck=dict(in_channels=[384, 768, 1536], start_level=0, num_outs=5))
 optim_wrapper = dict(
+    constructor='TrainableOptimWrapperConstructor',
     paramwise_cfg=dict(
         custom_keys={
             'absolute_pos_embed': dict(decay_mult=0.),

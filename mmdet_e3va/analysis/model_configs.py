@@ -1,5 +1,8 @@
 """Loading a config for analysis: overrides, a tuning-method swap, and
 building its model without downloading pretrained weights."""
+import contextlib
+
+import torch.nn as nn
 from mmengine.config import Config
 from mmengine.registry import init_default_scope
 
@@ -23,15 +26,38 @@ def load_config(path, cfg_options=None, method=None):
     return cfg
 
 
-def build_model(cfg):
+def build_model(cfg, empty_weights=False):
     """Build ``cfg.model`` in its default scope (weights as constructed:
-    ``init_weights`` is not called, nothing is downloaded)."""
+    ``init_weights`` is not called, nothing is downloaded). With
+    ``empty_weights`` every parameter lives on the meta device (no storage,
+    no initialisation): enough to count parameters, and quick even for
+    Swin-L detectors."""
     init_default_scope(cfg.get('default_scope', 'mmdet'))
     if cfg.default_scope == 'mmseg':
         from mmseg.registry import MODELS
     else:
         from mmdet.registry import MODELS
-    return MODELS.build(cfg.model)
+    if not empty_weights:
+        return MODELS.build(cfg.model)
+    with _parameters_on_meta():
+        return MODELS.build(cfg.model)
+
+
+@contextlib.contextmanager
+def _parameters_on_meta():
+    """Register every new parameter as a meta tensor of its shape."""
+    register = nn.Module.register_parameter
+
+    def register_on_meta(module, name, param):
+        if param is not None and param.device.type != 'meta':
+            param = nn.Parameter(param.to('meta'), param.requires_grad)
+        register(module, name, param)
+
+    nn.Module.register_parameter = register_on_meta
+    try:
+        yield
+    finally:
+        nn.Module.register_parameter = register
 
 
 def tuning_name(cfg):
@@ -40,3 +66,25 @@ def tuning_name(cfg):
     if backbone.type == 'E3VASwinTransformer':
         return 'E3VA'
     return backbone.get('tuning', {}).get('type', 'Full')
+
+
+def tuning_spec(cfg):
+    """The tuning method of ``cfg.model.backbone`` with its options, e.g.
+    ``LoRA(rank=64, alpha=1, targets=('q', 'v'))``."""
+    backbone = cfg.model.backbone
+    if backbone.type == 'E3VASwinTransformer':
+        return 'E3VA'
+    options = dict(backbone.get('tuning', dict(type='Full')))
+    options.pop('_delete_', None)
+    name = options.pop('type')
+    args = ', '.join(f'{k}={_plain(v)!r}' for k, v in options.items())
+    return f'{name}({args})' if args else name
+
+
+def _plain(value):
+    """Config lists/tuples/dicts as plain Python values (for printing)."""
+    if isinstance(value, (list, tuple)):
+        return type(value)(_plain(v) for v in value)
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    return value

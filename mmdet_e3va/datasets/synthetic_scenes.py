@@ -5,11 +5,15 @@ Shapes are named after the ADE20K classes they stand for, so the same names
 work in all three formats: ``ball`` (circle), ``box`` (square), ``tent``
 (triangle). Segmentation labels put the background in ADE20K's ``wall``,
 ``floor`` or ``sky`` class and keep ADE20K's 150-class label ids.
+
+The writers take a :class:`SceneFamily` (``DEMO_SCENES`` here; the study's
+source and target families live in ``study_scenes.py``).
 """
 import json
 import os
 import os.path as osp
 import xml.etree.ElementTree as ET
+from typing import Callable, NamedTuple, Tuple
 
 import cv2
 import numpy as np
@@ -17,10 +21,21 @@ from mmseg.datasets import ADE20KDataset
 
 CLASSES = ('ball', 'box', 'tent')
 BACKGROUNDS = ('wall', 'floor', 'sky')
-_ADE_IDS = {
-    name: ADE20KDataset.METAINFO['classes'].index(name) + 1
-    for name in CLASSES + BACKGROUNDS
-}  # ADE20K label pngs: 0 = other, k = class k-1
+
+
+class SceneFamily(NamedTuple):
+    """A scene distribution: ``render(rng, size)`` returns ``(image HxWx3
+    uint8 BGR, [(class_index, mask HxW bool)], background_index)``; class
+    and background names are ADE20K class names."""
+    render: Callable
+    classes: Tuple[str, ...]
+    backgrounds: Tuple[str, ...]
+
+
+def ade_label_id(name):
+    """ADE20K label png value of class ``name`` (0 = other, k = class
+    k-1 of the 150)."""
+    return ADE20KDataset.METAINFO['classes'].index(name) + 1
 
 
 def _texture(rng, size, background):
@@ -69,10 +84,13 @@ def render_scene(rng, size, max_shapes=3):
     return np.clip(img, 0, 255).astype(np.uint8), instances, background
 
 
-def _scenes(seed, num, size):
+DEMO_SCENES = SceneFamily(render_scene, CLASSES, BACKGROUNDS)
+
+
+def _scenes(seed, num, size, family):
     rng = np.random.default_rng(seed)
     for i in range(num):
-        yield i, render_scene(rng, size)
+        yield i, family.render(rng, size)
 
 
 def _bbox(mask):
@@ -80,7 +98,7 @@ def _bbox(mask):
     return [int(xs.min()), int(ys.min()), int(xs.max()) + 1, int(ys.max()) + 1]
 
 
-def write_coco(root, splits, size, seed):
+def write_coco(root, splits, size, seed, family=DEMO_SCENES):
     """``root/{train,val}2017/*.jpg`` and
     ``root/annotations/instances_{train,val}2017.json`` (polygons)."""
     os.makedirs(osp.join(root, 'annotations'), exist_ok=True)
@@ -88,7 +106,8 @@ def write_coco(root, splits, size, seed):
         img_dir = osp.join(root, f'{split}2017')
         os.makedirs(img_dir, exist_ok=True)
         images, annotations = [], []
-        for i, (img, instances, _) in _scenes(seed + split_index, num, size):
+        for i, (img, instances, _) in _scenes(seed + split_index, num, size,
+                                                  family):
             file_name = f'{i:06d}.jpg'
             cv2.imwrite(osp.join(img_dir, file_name), img)
             images.append(dict(id=i, file_name=file_name, height=size,
@@ -106,32 +125,33 @@ def write_coco(root, splits, size, seed):
                          area=float(mask.sum()), iscrowd=0,
                          bbox=[x1, y1, x2 - x1, y2 - y1]))
         categories = [dict(id=i + 1, name=n, supercategory='shape')
-                      for i, n in enumerate(CLASSES)]
+                      for i, n in enumerate(family.classes)]
         with open(osp.join(root, 'annotations',
                            f'instances_{split}2017.json'), 'w') as f:
             json.dump(dict(images=images, annotations=annotations,
                            categories=categories), f)
 
 
-def write_ade20k(root, splits, size, seed):
+def write_ade20k(root, splits, size, seed, family=DEMO_SCENES):
     """``root/images/{training,validation}/*.jpg`` and
     ``root/annotations/{training,validation}/*.png`` (ADE20K label ids)."""
     for split_index, (split, num) in enumerate(splits.items()):
         for sub in ('images', 'annotations'):
             os.makedirs(osp.join(root, sub, split), exist_ok=True)
         for i, (img, instances, background) in _scenes(
-                seed + 100 + split_index, num, size):
-            label = np.full((size, size), _ADE_IDS[BACKGROUNDS[background]],
+                seed + 100 + split_index, num, size, family):
+            label = np.full((size, size),
+                            ade_label_id(family.backgrounds[background]),
                             np.uint8)
             for cls, mask in instances:
-                label[mask] = _ADE_IDS[CLASSES[cls]]
+                label[mask] = ade_label_id(family.classes[cls])
             name = f'ADE_{split}_{i:08d}'
             cv2.imwrite(osp.join(root, 'images', split, name + '.jpg'), img)
             cv2.imwrite(osp.join(root, 'annotations', split, name + '.png'),
                         label)
 
 
-def write_voc(root, splits, size, seed):
+def write_voc(root, splits, size, seed, family=DEMO_SCENES):
     """``root/VOC{2007,2012}/{JPEGImages,Annotations,ImageSets/Main}``:
     VOC2007 ``trainval`` and ``test``, VOC2012 ``trainval``."""
     for year_index, (year, split, num) in enumerate(splits):
@@ -140,7 +160,7 @@ def write_voc(root, splits, size, seed):
             os.makedirs(osp.join(base, sub), exist_ok=True)
         ids = []
         for i, (img, instances, _) in _scenes(seed + 200 + year_index, num,
-                                              size):
+                                              size, family):
             img_id = f'{year}_{split}_{i:06d}'
             ids.append(img_id)
             cv2.imwrite(osp.join(base, 'JPEGImages', img_id + '.jpg'), img)
@@ -152,7 +172,7 @@ def write_voc(root, splits, size, seed):
                 ET.SubElement(size_el, tag).text = str(value)
             for cls, mask in instances:
                 obj = ET.SubElement(ann, 'object')
-                ET.SubElement(obj, 'name').text = CLASSES[cls]
+                ET.SubElement(obj, 'name').text = family.classes[cls]
                 ET.SubElement(obj, 'difficult').text = '0'
                 box = ET.SubElement(obj, 'bndbox')
                 # VOC boxes are 1-based and inclusive.
@@ -168,17 +188,20 @@ def write_voc(root, splits, size, seed):
 
 
 def generate(out_dir, num_train=64, num_val=16, size=128, seed=0,
-             formats=('coco', 'ade20k', 'voc')):
-    """Write the requested formats under ``out_dir`` in the directory layout
-    the upstream mmdet/mmseg configs expect below their ``data_root``:
-    ``coco/``, ``ade/ADEChallengeData2016/``, ``VOCdevkit/``."""
+             formats=('coco', 'ade20k', 'voc'), family=DEMO_SCENES):
+    """Write the requested formats of ``family``'s scenes under ``out_dir``
+    in the directory layout the upstream mmdet/mmseg configs expect below
+    their ``data_root``: ``coco/``, ``ade/ADEChallengeData2016/``,
+    ``VOCdevkit/``."""
     if 'coco' in formats:
         write_coco(osp.join(out_dir, 'coco'),
-                   dict(train=num_train, val=num_val), size, seed)
+                   dict(train=num_train, val=num_val), size, seed, family)
     if 'ade20k' in formats:
         write_ade20k(osp.join(out_dir, 'ade', 'ADEChallengeData2016'),
-                     dict(training=num_train, validation=num_val), size, seed)
+                     dict(training=num_train, validation=num_val), size, seed,
+                     family)
     if 'voc' in formats:
         write_voc(osp.join(out_dir, 'VOCdevkit'),
                   [(2007, 'trainval', num_train // 2), (2007, 'test', num_val),
-                   (2012, 'trainval', num_train - num_train // 2)], size, seed)
+                   (2012, 'trainval', num_train - num_train // 2)], size, seed,
+                  family)

@@ -3,10 +3,12 @@ from .cpu_distributed import (DeviceAwareDistributedDataParallel,
 from .dataset_paths import check_dataset_paths
 from .launch import add_launch_args, build_runner, load_launch_config
 from .hooks import AdapterCheckpointHook, EfficiencyHook, TrainableParamsHook
+from .optimizers import TrainableOptimWrapperConstructor
 
 __all__ = [
     'DeviceAwareDistributedDataParallel', 'setup_cpu_distributed',
     'check_dataset_paths', 'add_launch_args', 'build_runner',
     'load_launch_config',
-    'AdapterCheckpointHook', 'EfficiencyHook', 'TrainableParamsHook'
+    'AdapterCheckpointHook', 'EfficiencyHook', 'TrainableParamsHook',
+    'TrainableOptimWrapperConstructor'
 ]

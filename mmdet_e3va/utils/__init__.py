@@ -1,11 +1,14 @@
-from .efficiency import SavedTensorMeter, peak_rss_bytes
+from .checkpoint_integrity import CorruptCheckpointError
+from .efficiency import (MEMORY_CATEGORIES, PeakMemoryMeter, peak_rss_bytes,
+                         state_tensors)
 from .model_wrapper import unwrap_model
 from .param_report import format_report, parameter_report
 from .safe_checkpoint import (UnsafeCheckpointError,
                               install_safe_checkpoint_loading)
 
 __all__ = [
-    'SavedTensorMeter', 'peak_rss_bytes', 'format_report',
-    'parameter_report', 'UnsafeCheckpointError',
+    'MEMORY_CATEGORIES', 'PeakMemoryMeter', 'peak_rss_bytes',
+    'state_tensors', 'format_report',
+    'parameter_report', 'UnsafeCheckpointError', 'CorruptCheckpointError',
     'install_safe_checkpoint_loading', 'unwrap_model'
 ]

@@ -1,24 +1,45 @@
-"""Training memory, time and parameters of tuning methods, side by side.
+"""Training memory and time, and inference cost, of tuning methods.
 
     python tools/analysis/benchmark_efficiency.py CONFIG [CONFIG ...]
-        [--methods E3VA LoRA ...] [--device cpu|cuda] [--amp]
-        [--batch-size 2] [--img-size 384] [--warmup 1] [--iters 3]
-        [--rounds 1] [--out work_dirs/benchmark/efficiency.json]
+        [--methods E3VA LoRA Full+cp+amp E3VA+bf16 ...] [--device cpu|cuda]
+        [--amp] [--batch-size 2] [--img-size 384 | --img-size H W]
+        [--warmup 1] [--iters 3] [--rounds 1] [--infer-size H W]
+        [--infer-iters 2] [--update-weights] [--memory-limit-gb 11]
+        [--out work_dirs/benchmark/efficiency.json]
 
-Each (config, method) runs in its own process: ``--warmup`` + ``--iters``
-real training steps (``model.train_step``) on a fixed random batch. With
-``--rounds R`` every method runs R times, interleaved (all methods, then all
-again, ...), so slow drift of the machine's speed hits every method alike;
-the reported time is the median over all timed steps. Per
-config, full fine-tuning and the frozen backbone are always measured too,
-in the same run, as the references: every figure is also given as a ratio
-to full fine-tuning, and memory and time as a saving efficiency
-``(full - method) / (full - frozen)`` (1.0 = as cheap as the frozen
-backbone). Training memory is CUDA ``max_memory_allocated`` on GPU; on CPU
-the bytes saved for backward plus parameter, gradient and optimizer-state
-bytes. ``backbone s/iter`` times the backbone's forward + backward alone:
-the part a tuning method changes, without the heads' data-dependent cost.
-Prints a markdown table and writes the JSON to ``--out``.
+A method is a registered tuning method with optional suffixes: ``+cp``
+(gradient checkpointing, upstream Swin's ``with_cp=True``), ``+amp`` (mixed
+precision for this row even without ``--amp``: bf16 autocast on CPU, fp16
+on CUDA), ``+bf16`` / ``+fp16`` (E3VA's ``frozen_dtype``). Each (config,
+method) runs in its own process: ``--warmup`` + ``--iters`` real training
+steps (``model.train_step``) on a fixed random batch, every step seeded by
+its index and, unless ``--update-weights``, with learning rate 0 (the
+optimizer still runs), so all steps of all methods do the same work in the
+heads. Then one more step is profiled for memory: the peak of live tensor
+memory (CUDA ``max_memory_allocated`` on GPU; on CPU the tensors alive at
+the step's start plus torch.profiler's allocation events), split at the
+peak by torch's memory timeline into parameters, optimizer state,
+gradients, activations, temporaries and the rest. ``backbone s/iter`` times
+the backbone's forward + backward alone. With ``--rounds R`` the methods
+run R times, interleaved; times are medians over all timed steps, and
+``spread`` is (max - min) / median of a method's steps. Then inference:
+``model.test_step`` on one image of ``--infer-size`` (default: the training
+size), images/s and peak memory; LoRA also merged.
+
+On CPU, mixed precision is bf16 autocast (mmcv's CPU NMS and RoIAlign
+have no bf16 kernels: detectors train with AMP on GPU only), and rows
+computing in half precision run their half matmuls and convolutions in
+fp32 (``HalfMatmulsInFP32``: the tensors that outlive an op are the half
+ones, at fp32 speed on CPUs without bf16 units): their memory is the half-
+precision run's, their times are not.
+
+Per config, full fine-tuning and the frozen backbone are always measured
+as the references: figures are also given as ratios to full fine-tuning,
+and memory and time as a saving efficiency ``(full - method) / (full -
+frozen)``. Prints markdown tables; writes the JSON to ``--out`` and the
+stacked-bar PNG of the memory breakdown next to it (``*_memory.png``).
+Every measurement is also saved at once to ``--out`` + ``.partial``: run
+again with the same arguments, an interrupted benchmark resumes there.
 """
 import argparse
 import json
@@ -32,10 +53,13 @@ import sys
 import torch
 from mmengine.config import DictAction
 
-from mmdet_e3va.analysis import (build_model, load_config, measure_training,
-                                 random_batch, tuning_name)
+from mmdet_e3va.analysis import (build_model, load_config, measure_inference,
+                                 measure_training, random_batch, tuning_name)
+from mmdet_e3va.analysis.memory_plot import plot_memory_breakdown
 
 MB = 2**20
+SUFFIXES = ('cp', 'amp', 'bf16', 'fp16')
+REFERENCES = ('Full', 'Frozen')
 
 
 def parse_args():
@@ -45,29 +69,96 @@ def parse_args():
         epilog=__doc__.split('\n\n', 1)[1])
     parser.add_argument('configs', nargs='+')
     parser.add_argument('--methods', nargs='+',
-                        help='tuning methods to swap into each config '
-                        '(default: each config as it is)')
+                        help='tuning methods (with +cp/+amp/+bf16/+fp16) to '
+                        'swap into each config (default: each config as it '
+                        'is)')
     parser.add_argument('--device', default='cpu', choices=['cpu', 'cuda'])
-    parser.add_argument('--amp', action='store_true')
+    parser.add_argument('--amp', action='store_true',
+                        help='mixed precision for every method')
     parser.add_argument('--batch-size', type=int, default=2)
-    parser.add_argument('--img-size', type=int, default=384)
+    parser.add_argument('--img-size', type=int, nargs='+', default=[384],
+                        help='S (square) or H W')
     parser.add_argument('--warmup', type=int, default=1)
-    parser.add_argument('--iters', type=int, default=3)
+    parser.add_argument('--iters', type=int, default=3,
+                        help='timed steps (0: memory only, the warm-up on '
+                        '128x128 images)')
     parser.add_argument('--rounds', type=int, default=1)
+    parser.add_argument('--infer-size', type=int, nargs='+',
+                        help='S or H W of the inference image (default: '
+                        '--img-size)')
+    parser.add_argument('--infer-iters', type=int, default=2,
+                        help='timed inference runs (0: no inference)')
+    parser.add_argument('--update-weights', action='store_true',
+                        help='train with the config\'s learning rate')
+    parser.add_argument('--memory-limit-gb', type=float,
+                        help='draw this memory (GiB) on the plot')
     parser.add_argument('--out', default='work_dirs/benchmark/efficiency.json')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction)
     parser.add_argument('--worker', help=argparse.SUPPRESS)
-    return parser.parse_args()
+    args = parser.parse_args()
+    for name in ('img_size', 'infer_size'):
+        value = getattr(args, name)
+        if value is not None and len(value) not in (1, 2):
+            parser.error(f'--{name.replace("_", "-")} takes S or H W')
+    return args
+
+
+def parse_method(method):
+    """``'Full+cp+amp'`` -> ``('Full', {'cp', 'amp'})``."""
+    name, *suffixes = method.split('+')
+    unknown = set(suffixes) - set(SUFFIXES)
+    if unknown or {'bf16', 'fp16'} <= set(suffixes):
+        raise SystemExit(f'--methods {method}: suffixes must be among '
+                         f'{SUFFIXES} (one of bf16/fp16)')
+    return name, set(suffixes)
+
+
+def method_config(spec):
+    """The config of ``spec``'s (config, method): the tuning method swapped
+    in (unless it is the config's own) and the suffixes applied; whether it
+    runs under AMP, and whether it has a half-precision frozen pass."""
+    name, suffixes = parse_method(spec['method'])
+    cfg = load_config(spec['config'], spec['cfg_options'])
+    if name != tuning_name(cfg):
+        cfg = load_config(spec['config'], spec['cfg_options'], name)
+    backbone = cfg.model.backbone
+    if 'cp' in suffixes:
+        backbone.with_cp = True
+    for dtype in {'bf16', 'fp16'} & suffixes:
+        if name != 'E3VA':
+            raise SystemExit(f'--methods {spec["method"]}: +{dtype} '
+                             f'(frozen_dtype) is an E3VA option')
+        if backbone.type == 'E3VASwinTransformer':
+            backbone.frozen_dtype = dtype
+        else:
+            backbone.tuning.frozen_dtype = dtype
+    return cfg, 'amp' in suffixes or spec['amp'], bool({'bf16', 'fp16'}
+                                                       & suffixes)
+
+
+def size(values):
+    return values[0] if len(values) == 1 else tuple(values)
 
 
 def run_worker(spec):
     """Measure one (config, method) and print the result as JSON."""
+    load_average = os.getloadavg()
     torch.manual_seed(0)
-    cfg = load_config(spec['config'], spec['cfg_options'], spec['method'])
+    cfg, amp, frozen_half = method_config(spec)
     model = build_model(cfg)
-    batch = random_batch(cfg, spec['batch_size'], spec['img_size'])
+    batch = random_batch(cfg, spec['batch_size'], size(spec['img_size']))
+    # Memory only (--iters 0): warm up (create the optimizer state) cheaply.
+    warmup_batch = (random_batch(cfg, spec['batch_size'], 128)
+                    if spec['iters'] == 0 else None)
     result = measure_training(model, cfg, batch, spec['warmup'],
-                              spec['iters'], spec['device'], spec['amp'])
+                              spec['iters'], spec['device'], amp,
+                              spec['update_weights'], warmup_batch,
+                              amp or frozen_half)
+    result.update(amp=amp, load_average_at_start=load_average)
+    if spec['infer_iters']:
+        result['inference'] = measure_inference(
+            model, random_batch(cfg, 1, size(spec['infer_size']), seed=1),
+            spec['infer_iters'], spec['device'], amp, amp or frozen_half)
     print('RESULT ' + json.dumps(result))
 
 
@@ -86,53 +177,127 @@ def saving(full, frozen, value):
     return (full - value) / (full - frozen) if full != frozen else None
 
 
+def spread(times):
+    return (max(times) - min(times)) / statistics.median(times)
+
+
 def add_ratios(rows):
     for row in rows:
         ref = {r['method']: r for r in rows if r['config'] == row['config']}
         full, frozen = ref['Full'], ref['Frozen']
-        for key in ('training_memory_bytes', 'seconds_per_iter',
-                    'peak_rss_bytes'):
-            row[f'{key}_vs_full'] = row[key] / full[key]
+        row['training_memory_bytes_vs_full'] = (
+            row['training_memory_bytes'] / full['training_memory_bytes'])
         row['memory_saving_efficiency'] = saving(
             full['training_memory_bytes'], frozen['training_memory_bytes'],
             row['training_memory_bytes'])
+        if row['seconds_per_iter'] is None:  # --iters 0: memory only
+            continue
+        row['seconds_per_iter_vs_full'] = (row['seconds_per_iter'] /
+                                           full['seconds_per_iter'])
         row['time_saving_efficiency'] = saving(
             full['seconds_per_iter'], frozen['seconds_per_iter'],
             row['seconds_per_iter'])
-        row['time_vs_frozen'] = (row['seconds_per_iter'] /
-                                 frozen['seconds_per_iter'])
-        row['backbone_time_vs_frozen'] = (
-            row['backbone_seconds_per_iter'] /
-            frozen['backbone_seconds_per_iter'])
+        for prefix in ('', 'backbone_'):
+            key = f'{prefix}seconds_per_iter'
+            row[f'{prefix}time_vs_frozen'] = row[key] / frozen[key]
+            # One ratio per round (medians of that round's steps): their
+            # range shows whether the difference is above the noise.
+            row[f'{prefix}time_vs_frozen_per_round'] = [
+                statistics.median(a) / statistics.median(b) for a, b in zip(
+                    row[f'{prefix}step_times_per_round'],
+                    frozen[f'{prefix}step_times_per_round'])
+            ]
 
 
 def fmt(value, spec='.2f'):
     return '-' if value is None else format(value, spec)
 
 
-def table(rows):
+def round_range(values):
+    return f'{min(values):.2f}-{max(values):.2f}'
+
+
+def training_table(rows):
     lines = [
-        '| config | method | trainable | total | train mem MB | mem / full '
-        '| mem saving eff. | peak RSS MB | s/iter | time / full | '
-        'time / frozen | time saving eff. | backbone s/iter | '
-        'backbone / frozen |', '|' + '---|' * 14
+        '| config | method | trainable | peak train mem MB | mem / full | '
+        'mem saving eff. | s/iter (spread) | time / frozen (per round) | '
+        'time saving eff. | backbone s/iter (spread) | backbone / frozen '
+        '(per round) |', '|' + '---|' * 11
     ]
     for r in rows:
+        memory = (f'| {r["config_name"]} | {r["method"]} | '
+                  f'{r["trainable_params"] / 1e6:.2f} M | '
+                  f'{r["training_memory_bytes"] / MB:.0f} | '
+                  f'{fmt(r["training_memory_bytes_vs_full"])} | '
+                  f'{fmt(r["memory_saving_efficiency"])} | ')
+        if r['seconds_per_iter'] is None:
+            lines.append(memory + '- | ' * 5)
+            continue
+        lines.append(
+            memory +
+            f'{r["seconds_per_iter"]:.2f} ({r["step_time_spread"]:.0%}) | '
+            f'{r["time_vs_frozen"]:.3f} '
+            f'({round_range(r["time_vs_frozen_per_round"])}) | '
+            f'{fmt(r["time_saving_efficiency"])} | '
+            f'{r["backbone_seconds_per_iter"]:.3f} '
+            f'({r["backbone_step_time_spread"]:.0%}) | '
+            f'{r["backbone_time_vs_frozen"]:.3f} '
+            f'({round_range(r["backbone_time_vs_frozen_per_round"])}) |')
+    return '\n'.join(lines)
+
+
+def breakdown_table(rows):
+    keys = ('parameters', 'optimizer_state', 'gradients', 'activations',
+            'temporaries')
+    lines = [
+        '| config | method | peak MB | ' + ' | '.join(keys) +
+        ' | other | peak RSS MB |', '|' + '---|' * (len(keys) + 5)
+    ]
+    for r in rows:
+        b = r['memory_breakdown']
+        other = sum(v for k, v in b.items() if k not in keys)
+        cells = ' | '.join(f'{b[k] / MB:.0f}' for k in keys)
         lines.append(
             f'| {r["config_name"]} | {r["method"]} | '
-            f'{r["trainable_params"] / 1e6:.2f} M | '
-            f'{r["total_params"] / 1e6:.2f} M | '
-            f'{r["training_memory_bytes"] / MB:.0f} | '
-            f'{fmt(r["training_memory_bytes_vs_full"])} | '
-            f'{fmt(r["memory_saving_efficiency"])} | '
-            f'{r["peak_rss_bytes"] / MB:.0f} | '
-            f'{r["seconds_per_iter"]:.2f} | '
-            f'{fmt(r["seconds_per_iter_vs_full"])} | '
-            f'{fmt(r["time_vs_frozen"])} | '
-            f'{fmt(r["time_saving_efficiency"])} | '
-            f'{r["backbone_seconds_per_iter"]:.3f} | '
-            f'{fmt(r["backbone_time_vs_frozen"])} |')
+            f'{r["training_memory_bytes"] / MB:.0f} | {cells} | '
+            f'{other / MB:.0f} | {r["peak_rss_bytes"] / MB:.0f} |')
     return '\n'.join(lines)
+
+
+def inference_table(rows):
+    lines = [
+        '| config | method | images/s | peak inference mem MB |',
+        '|---|---|---|---|'
+    ]
+    for r in rows:
+        inference = r.get('inference')
+        if not inference:
+            continue
+        variants = [(r['method'], inference)]
+        if 'merged' in inference:
+            variants.append((f'{r["method"]} (merged)', inference['merged']))
+        for name, v in variants:
+            lines.append(f'| {r["config_name"]} | {name} | '
+                         f'{v["images_per_s"]:.3f} | '
+                         f'{v["peak_memory_bytes"] / MB:.0f} |')
+    return '\n'.join(lines)
+
+
+def collect(spec, measured):
+    """One result row from a (config, method)'s rounds."""
+    row = dict(measured[0], config=spec['config'], method=spec['method'],
+               config_name=osp.splitext(osp.basename(spec['config']))[0])
+    for prefix in ('', 'backbone_'):
+        per_round = [m[f'{prefix}step_times'] for m in measured]
+        times = [t for r in per_round for t in r]
+        row[f'{prefix}step_times_per_round'] = per_round
+        row[f'{prefix}step_times'] = times
+        row[f'{prefix}seconds_per_iter'] = (statistics.median(times)
+                                            if times else None)
+        row[f'{prefix}step_time_spread'] = spread(times) if times else None
+    for key in ('training_memory_bytes', 'peak_rss_bytes'):
+        row[key] = max(m[key] for m in measured)
+    return row
 
 
 def main():
@@ -141,48 +306,70 @@ def main():
         return run_worker(json.loads(args.worker))
     if args.device == 'cuda' and not torch.cuda.is_available():
         raise SystemExit('--device cuda: torch sees no CUDA device')
+    load_average = os.getloadavg()
     runs = []
     for config in args.configs:
         base = tuning_name(load_config(config, args.cfg_options))
-        for method in dict.fromkeys(['Full', 'Frozen'] +
-                                    (args.methods or [base])):
+        # The references last (full fine-tuning is the slowest): what a
+        # resumed run needs most is measured first.
+        for method in dict.fromkeys((args.methods or [base]) +
+                                    ['Frozen', 'Full']):
+            parse_method(method)
             runs.append(dict(config=config, method=method,
                              cfg_options=args.cfg_options,
                              batch_size=args.batch_size,
                              img_size=args.img_size, warmup=args.warmup,
                              iters=args.iters, device=args.device,
-                             amp=args.amp))
+                             amp=args.amp, update_weights=args.update_weights,
+                             infer_size=args.infer_size or args.img_size,
+                             infer_iters=args.infer_iters))
+    partial_path = args.out + '.partial'
+    settings = {k: v for k, v in vars(args).items() if k != 'worker'}
+    done = {}
+    if osp.exists(partial_path):
+        with open(partial_path) as f:
+            partial = json.load(f)
+        if partial['settings'] == settings:
+            done = partial['measurements']
+            print(f'resuming: {len(done)} measurements from {partial_path}',
+                  file=sys.stderr)
+    os.makedirs(osp.dirname(osp.abspath(args.out)), exist_ok=True)
     results = [[] for _ in runs]
     for round_index in range(args.rounds):
         for spec, measured in zip(runs, results):
+            key = f'{round_index}|{spec["config"]}|{spec["method"]}'
             print(f'round {round_index + 1}/{args.rounds}: '
                   f'{osp.basename(spec["config"])} with {spec["method"]}',
                   file=sys.stderr, flush=True)
-            measured.append(measure(spec))
-    rows = []
-    for spec, measured in zip(runs, results):
-        row = dict(measured[0], config=spec['config'], method=spec['method'],
-                   config_name=osp.splitext(osp.basename(spec['config']))[0])
-        row['step_times'] = [t for m in measured for t in m['step_times']]
-        row['seconds_per_iter'] = statistics.median(row['step_times'])
-        row['backbone_seconds_per_iter'] = statistics.median(
-            m['backbone_seconds_per_iter'] for m in measured)
-        for key in ('training_memory_bytes', 'saved_for_backward_bytes',
-                    'peak_rss_bytes'):
-            row[key] = max(m[key] for m in measured)
-        rows.append(row)
+            if key not in done:
+                # Inference once, in the first round.
+                done[key] = measure(
+                    dict(spec, infer_iters=spec['infer_iters']
+                         if round_index == 0 else 0))
+                with open(partial_path, 'w') as f:
+                    json.dump(dict(settings=settings, measurements=done), f)
+            measured.append(done[key])
+    rows = [collect(spec, measured) for spec, measured in zip(runs, results)]
+    rows.sort(key=lambda r: (args.configs.index(r['config']),
+                             r['method'] not in REFERENCES,
+                             REFERENCES.index(r['method'])
+                             if r['method'] in REFERENCES else 0))
     add_ratios(rows)
-    print(table(rows))
+    print(training_table(rows), breakdown_table(rows), inference_table(rows),
+          sep='\n\n')
     machine = dict(platform=platform.platform(), cpu_count=os.cpu_count(),
                    torch=torch.__version__, device=args.device,
                    cuda_device=(torch.cuda.get_device_name()
-                                if args.device == 'cuda' else None))
-    os.makedirs(osp.dirname(osp.abspath(args.out)), exist_ok=True)
+                                if args.device == 'cuda' else None),
+                   load_average_at_start=load_average)
     with open(args.out, 'w') as f:
-        json.dump(dict(settings={k: v for k, v in vars(args).items()
-                                 if k != 'worker'},
+        json.dump(dict(command=' '.join(sys.argv), settings=settings,
                        machine=machine, results=rows), f, indent=2)
-    print(f'\nJSON written to {args.out}')
+    os.remove(partial_path)
+    png = osp.splitext(args.out)[0] + '_memory.png'
+    plot_memory_breakdown(rows, png, args.memory_limit_gb and
+                          args.memory_limit_gb * 2**30)
+    print(f'\nJSON written to {args.out}\nplot written to {png}')
 
 
 if __name__ == '__main__':

@@ -4,6 +4,7 @@ import os.path as osp
 
 from mmengine.hooks import Hook
 
+from ...models.backbones.swin_checkpoint import BASE_RECORD_KEY, base_record
 from ...registry import register_hook
 from ...utils import unwrap_model
 
@@ -17,9 +18,14 @@ class AdapterCheckpointHook(Hook):
     Loading needs no hook: a tuned Swin backbone handed a state dict without
     its frozen weights reads them from its ``init_cfg`` checkpoint, so
     ``tools/test.py`` and ``--resume`` work from these files. The hook
-    therefore requires ``model.backbone.init_cfg`` to name that checkpoint
-    and records it in ``meta.adapter_only``. After each save it logs the file
-    size against the full checkpoint's.
+    therefore requires ``model.backbone.init_cfg`` to name that checkpoint.
+
+    The checkpoint is pinned to its base: ``meta.adapter_only`` records the
+    base as given and resolved, and a sha256 fingerprint of the frozen
+    weights the adapters were trained on (computed once, before training);
+    the same record goes into the backbone's state-dict metadata, where the
+    backbone checks it when it restores the frozen weights. After each save
+    the hook logs the file size against the full checkpoint's.
     """
 
     priority = 'LOWEST'  # after CheckpointHook has saved
@@ -27,6 +33,7 @@ class AdapterCheckpointHook(Hook):
     def __init__(self):
         self._dropped_bytes = 0
         self._reported = None
+        self._base = None
 
     @staticmethod
     def _backbone(runner):
@@ -39,6 +46,7 @@ class AdapterCheckpointHook(Hook):
                 'AdapterCheckpointHook: model.backbone.init_cfg must name the '
                 'base checkpoint (dict(type="Pretrained", checkpoint=...)); '
                 'adapter-only checkpoints are restored from it')
+        self._base = base_record(self._backbone(runner))
 
     def before_save_checkpoint(self, runner, checkpoint):
         backbone = self._backbone(runner)
@@ -51,8 +59,12 @@ class AdapterCheckpointHook(Hook):
             state[k].numel() * state[k].element_size() for k in dropped)
         for key in dropped:
             del state[key]
+        state._metadata.setdefault('backbone', {})[BASE_RECORD_KEY] = (
+            self._base)
         checkpoint['meta']['adapter_only'] = dict(
-            base_checkpoint=backbone.init_cfg['checkpoint'],
+            base_checkpoint=self._base['checkpoint'],
+            base_checkpoint_resolved=self._base['resolved'],
+            base_fingerprint=self._base['fingerprint'],
             dropped_keys=len(dropped))
 
     def _report(self, runner):

@@ -5,7 +5,8 @@ import torch
 from mmengine.hooks import Hook
 
 from ...registry import register_hook
-from ...utils import SavedTensorMeter, peak_rss_bytes, unwrap_model
+from ...utils import (PeakMemoryMeter, peak_rss_bytes, state_tensors,
+                      unwrap_model)
 
 
 @register_hook
@@ -13,12 +14,15 @@ class EfficiencyHook(Hook):
     """Logs, per training iteration (``train_step``: forward, backward and
     optimizer step, without data loading), through the message hub:
 
-    - ``train/step_time``: wall seconds;
-    - on CUDA: ``train/cuda_peak_mem_mb``, ``torch.cuda.max_memory_allocated``
-      since the iteration began;
-    - on CPU: ``train/saved_for_backward_mb``, the bytes autograd saved
-      for backward (parameters excluded), and ``train/peak_rss_mb``, the
-      process's peak resident memory so far.
+    - ``train/step_time``: wall seconds (on CPU with the memory profiler's
+      small overhead);
+    - ``train/peak_mem_mb``: the peak of live tensor memory during the
+      iteration (:class:`~mmdet_e3va.utils.PeakMemoryMeter`): on CUDA
+      ``torch.cuda.max_memory_allocated``; on CPU the parameters, buffers,
+      gradients, optimizer state and batch alive at its start plus the
+      peak of what it allocates (torch.profiler memory events);
+    - on CPU also ``train/peak_rss_mb``, the process's peak resident
+      memory so far.
     """
 
     priority = 'VERY_HIGH'  # brackets the step; scalars ready for logging
@@ -28,28 +32,23 @@ class EfficiencyHook(Hook):
         self._meter = None
 
     def before_train_iter(self, runner, batch_idx, data_batch=None):
-        if torch.cuda.is_available():
-            torch.cuda.synchronize()
-            torch.cuda.reset_peak_memory_stats()
-        else:
-            self._meter = SavedTensorMeter(
-                exclude=unwrap_model(runner.model).parameters())
-            self._meter.__enter__()
+        cuda = torch.cuda.is_available()
+        state = state_tensors(unwrap_model(runner.model),
+                              getattr(runner.optim_wrapper, 'optimizer', None))
+        inputs = (data_batch or {}).get('inputs', [])
+        state += [t for t in inputs if torch.is_tensor(t)]
+        self._meter = PeakMemoryMeter('cuda' if cuda else 'cpu', state)
+        self._meter.__enter__()
         self._start = time.perf_counter()
 
     def after_train_iter(self, runner, batch_idx, data_batch=None,
                          outputs=None):
         hub = runner.message_hub
-        cuda = torch.cuda.is_available()
-        if cuda:
+        if torch.cuda.is_available():
             torch.cuda.synchronize()
         hub.update_scalar('train/step_time', time.perf_counter() - self._start)
-        if cuda:
-            hub.update_scalar('train/cuda_peak_mem_mb',
-                              torch.cuda.max_memory_allocated() / 2**20)
-            return
         self._meter.__exit__(None, None, None)
-        hub.update_scalar('train/saved_for_backward_mb',
-                          self._meter.nbytes / 2**20)
-        hub.update_scalar('train/peak_rss_mb', peak_rss_bytes() / 2**20)
+        hub.update_scalar('train/peak_mem_mb', self._meter.peak_bytes / 2**20)
+        if not torch.cuda.is_available():
+            hub.update_scalar('train/peak_rss_mb', peak_rss_bytes() / 2**20)
         self._meter = None

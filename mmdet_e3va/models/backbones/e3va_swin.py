@@ -17,6 +17,8 @@ class E3VASwinTransformer(TunedSwinTransformer):
         adapter_act_cfg (dict): Adapter activation. Defaults to GELU.
         frozen_train_mode (bool): Keep the frozen Swin in train mode.
             Defaults to False.
+        frozen_dtype (str | None): ``'bf16'`` / ``'fp16'``: store and run
+            the frozen Swin in half precision. Defaults to None (fp32).
         **kwargs: Upstream ``SwinTransformer`` arguments. ``with_cp`` has no
             effect: nothing back-propagates through the frozen blocks.
     """
@@ -27,6 +29,7 @@ class E3VASwinTransformer(TunedSwinTransformer):
                  adapter_scale=1.0,
                  adapter_act_cfg=dict(type='GELU'),
                  frozen_train_mode=False,
+                 frozen_dtype=None,
                  **kwargs):
         super().__init__(
             tuning=dict(
@@ -35,5 +38,6 @@ class E3VASwinTransformer(TunedSwinTransformer):
                 bottleneck_ratio=bottleneck_ratio,
                 scale=adapter_scale,
                 act_cfg=adapter_act_cfg,
-                frozen_train_mode=frozen_train_mode),
+                frozen_train_mode=frozen_train_mode,
+                frozen_dtype=frozen_dtype),
             **kwargs)

@@ -1,7 +1,14 @@
 """Reading Swin checkpoints (official, converted, or a detector's) for a
-frozen Swin backbone, with a strict check of the frozen keys."""
+frozen Swin backbone, with a strict check of the frozen keys, and the
+fingerprint that pins adapter-only checkpoints to their base."""
+import hashlib
+import os
+import os.path as osp
+
+import torch
 import torch.nn.functional as F
 from mmdet.models.backbones.swin import swin_converter
+from mmengine.logging import MMLogger
 from mmengine.runner.checkpoint import CheckpointLoader
 
 # Keys that official/upstream checkpoints carry but that upstream Swin
@@ -53,14 +60,103 @@ def resize_relative_position_tables(state, model_state):
     return state
 
 
-def check_swin_keys(state, required_keys, known_keys, filename):
+def check_swin_keys(state, required_keys, known_keys, filename,
+                    allow_truncation=False):
     """Raise ``KeyError`` naming the ``required_keys`` that ``filename``
-    lacks; return its keys outside ``known_keys`` (to be logged)."""
+    lacks, or its ``stages.*`` keys outside ``known_keys`` (a deeper Swin)
+    unless ``allow_truncation``; return its other keys outside
+    ``known_keys`` (to be logged)."""
     missing = sorted(set(required_keys) - set(state))
     if missing:
         raise KeyError(
             f'{filename} does not match the Swin backbone: {len(missing)} '
             f'frozen keys are missing, e.g. {missing[:5]}')
-    return sorted(k for k in set(state) - set(known_keys)
-                  if not k.endswith(_IGNORED_SUFFIXES)
-                  and k not in _IGNORED_KEYS)
+    unknown = sorted(k for k in set(state) - set(known_keys)
+                     if not k.endswith(_IGNORED_SUFFIXES)
+                     and k not in _IGNORED_KEYS)
+    deeper = [k for k in unknown if k.startswith('stages.')]
+    if deeper and not allow_truncation:
+        raise KeyError(
+            f'{filename} holds a deeper Swin than the model: {len(deeper)} '
+            f'stage keys the model lacks, e.g. {deeper[:5]}; set '
+            f'allow_truncation=True in the backbone init_cfg to drop them')
+    return unknown
+
+
+# Where an adapter-only checkpoint records its base: in its ``meta``
+# (``adapter_only``) for people, and in the backbone's state-dict metadata
+# (which ``load_state_dict`` hands to the backbone's pre-hook) for loading.
+BASE_RECORD_KEY = 'adapter_base'
+ALLOW_BASE_MISMATCH_ENV = 'E3VA_ALLOW_BASE_MISMATCH'
+
+
+def frozen_fingerprint(named_tensors):
+    """sha256 (hex) over ``(name, dtype, shape, bytes)`` of each tensor, in
+    the given order (the backbone's frozen parameters in state-dict
+    order)."""
+    digest = hashlib.sha256()
+    for name, tensor in named_tensors:
+        tensor = tensor.detach().cpu().contiguous()
+        digest.update(f'{name}|{tensor.dtype}|{tuple(tensor.shape)}|'.encode())
+        digest.update(tensor.reshape(-1).view(torch.uint8).numpy())
+    return digest.hexdigest()
+
+
+def resolve_checkpoint_path(path):
+    """An absolute path for a local checkpoint; URLs unchanged."""
+    return path if '://' in path else osp.abspath(osp.expanduser(path))
+
+
+def base_record(backbone):
+    """The record of the frozen weights ``backbone`` holds now: its base
+    checkpoint (as given in ``init_cfg`` and resolved) and fingerprint."""
+    given = backbone.init_cfg['checkpoint']
+    return dict(
+        checkpoint=given, resolved=resolve_checkpoint_path(given),
+        fingerprint=frozen_fingerprint(
+            (n, p) for n, p in backbone.named_parameters()
+            if not p.requires_grad))
+
+
+def check_base_fingerprint(backbone, frozen_state, recorded):
+    """Refuse restoring an adapter-only checkpoint on other frozen weights
+    than it was trained on.
+
+    Args:
+        backbone: the tuned Swin being loaded.
+        frozen_state (dict): the frozen weights about to be restored from
+            ``backbone.init_cfg``'s checkpoint.
+        recorded (dict | None): the checkpoint's :func:`base_record`
+            (``None`` for checkpoints written without one).
+
+    Raises:
+        ValueError: naming both fingerprints and base files, unless the
+            environment sets ``E3VA_ALLOW_BASE_MISMATCH=1`` (then it warns).
+    """
+    logger = MMLogger.get_current_instance()
+    current = backbone.init_cfg['checkpoint']
+    if recorded is None:
+        logger.warning(
+            f'{type(backbone).__name__}: the adapter-only checkpoint records '
+            f'no base fingerprint; cannot check that {current} is its base')
+        return
+    params = dict(backbone.named_parameters())
+    fingerprint = frozen_fingerprint(
+        (n, frozen_state[n].to(p.dtype)) for n, p in params.items()
+        if not p.requires_grad)
+    if fingerprint == recorded['fingerprint']:
+        return
+    message = (
+        f'{type(backbone).__name__}: the adapter-only checkpoint was trained '
+        f'on frozen weights with fingerprint {recorded["fingerprint"]} (base '
+        f'{recorded["checkpoint"]}, resolved {recorded["resolved"]}), but '
+        f'the base it is restored from, {current} (resolved '
+        f'{resolve_checkpoint_path(current)}), has fingerprint '
+        f'{fingerprint}')
+    if os.environ.get(ALLOW_BASE_MISMATCH_ENV) == '1':
+        logger.warning(f'{message}; loading anyway '
+                       f'({ALLOW_BASE_MISMATCH_ENV}=1)')
+        return
+    raise ValueError(
+        f'{message}. Point model.backbone.init_cfg.checkpoint at the base it '
+        f'was trained on, or set {ALLOW_BASE_MISMATCH_ENV}=1 to load anyway')

@@ -3,7 +3,8 @@ from mmdet.models.backbones.swin import SwinTransformer
 from mmengine.logging import MMLogger
 
 from ...registry import TUNINGS, register_model
-from .swin_checkpoint import (check_swin_keys, read_swin_state_dict,
+from .swin_checkpoint import (BASE_RECORD_KEY, check_base_fingerprint,
+                              check_swin_keys, read_swin_state_dict,
                               resize_relative_position_tables)
 
 TUNING_PREFIX = 'tuning.'
@@ -28,7 +29,8 @@ class TunedSwinTransformer(SwinTransformer):
 
     Handed a state dict with the trainable keys but none of the frozen ones
     (an adapter-only checkpoint), the backbone reads the frozen weights from
-    its ``init_cfg`` checkpoint.
+    its ``init_cfg`` checkpoint, and refuses them when their fingerprint
+    differs from the base the checkpoint records.
 
     Args:
         tuning (dict): The tuning method config. Defaults to full
@@ -56,10 +58,13 @@ class TunedSwinTransformer(SwinTransformer):
                 f'supported; the tuning method decides what is frozen')
         super().__init__(**kwargs)
         tuning = dict(tuning)
-        method = TUNINGS.get(tuning.pop('type'))
+        tuning_type = tuning.pop('type', None)
+        method = (TUNINGS.get(tuning_type)
+                  if isinstance(tuning_type, str) else None)
         if method is None:
-            raise KeyError(f'{name}: tuning type is not one of the registered '
-                           f'methods {sorted(TUNINGS.module_dict)}')
+            raise KeyError(f'{name}: tuning type {tuning_type!r} is not one of '
+                           f'the registered methods '
+                           f'{sorted(TUNINGS.module_dict)}')
         self.tuning = method(**tuning)
         self.tuning.attach(self)
         for param_name, param in self.named_parameters():
@@ -111,8 +116,9 @@ class TunedSwinTransformer(SwinTransformer):
         model_state = self.state_dict()
         state = read_swin_state_dict(filename, self.convert_weights)
         state = resize_relative_position_tables(state, model_state)
-        unexpected = check_swin_keys(state, self._swin_param_names(),
-                                     model_state, filename)
+        unexpected = check_swin_keys(
+            state, self._swin_param_names(), model_state, filename,
+            allow_truncation=init_cfg.get('allow_truncation', False))
         if unexpected:
             MMLogger.get_current_instance().warning(
                 f'{type(self).__name__}: ignored keys of {filename} unknown '
@@ -120,10 +126,12 @@ class TunedSwinTransformer(SwinTransformer):
         return {k: v for k, v in state.items()
                 if k in model_state and not k.startswith(TUNING_PREFIX)}
 
-    def _fill_frozen_state(self, state_dict, prefix, *args):
+    def _fill_frozen_state(self, state_dict, prefix, local_metadata, *args):
         """Load pre-hook: complete an adapter-only state dict (trainable
         keys, none of the frozen ones) with the frozen weights of
-        ``init_cfg`` and this model's buffers."""
+        ``init_cfg``, once they match the fingerprint the checkpoint records
+        (``swin_checkpoint.check_base_fingerprint``), and this model's
+        buffers."""
         trainable = [n for n, p in self.named_parameters() if p.requires_grad]
         frozen = [n for n, p in self.named_parameters() if not p.requires_grad]
         if (not frozen or any(prefix + n in state_dict for n in frozen)
@@ -136,6 +144,7 @@ class TunedSwinTransformer(SwinTransformer):
                 f'base checkpoint to restore them from')
         base = {k: v for k, v in self._pretrained_swin_state().items()
                 if k in frozen}
+        check_base_fingerprint(self, base, local_metadata.get(BASE_RECORD_KEY))
         for name, buffer in self.named_buffers():
             base.setdefault(name, buffer)
         for key, value in base.items():

@@ -2,12 +2,14 @@ from .base import BaseTuning
 from .block_adapters import (AdaptFormerTuning, HoulsbyAdapterTuning,
                              LoRandTuning, MonaTuning)
 from .e3va import E3VATuning
+from .e3va_plus import E3VA_PLUS_ABLATIONS, E3VAPlusTuning
 from .lora import LoRATuning
 from .parameter_selection import (BitFit, FrozenBackbone, FullFineTuning,
                                   LayerNormTuning, PartialTuning)
 
 __all__ = [
     'BaseTuning', 'AdaptFormerTuning', 'HoulsbyAdapterTuning', 'LoRandTuning',
-    'MonaTuning', 'E3VATuning', 'LoRATuning', 'BitFit', 'FrozenBackbone',
+    'MonaTuning', 'E3VATuning', 'E3VAPlusTuning', 'E3VA_PLUS_ABLATIONS',
+    'LoRATuning', 'BitFit', 'FrozenBackbone',
     'FullFineTuning', 'LayerNormTuning', 'PartialTuning'
 ]

@@ -23,9 +23,26 @@ class FrozenBackbone(BaseTuning):
 
 @TUNINGS.register_module(name='BitFit')
 class BitFit(BaseTuning):
-    """BitFit (Ben Zaken et al., ACL 2022): only the Swin's biases train."""
+    """BitFit (Ben Zaken et al., ACL 2022): the Swin's biases train.
+
+    Default (BitFit's own): the bias vectors, names ending in ``.bias``
+    (Swin-B 0.14 M, Swin-L 0.21 M). The E3VA paper's budget (Swin-B 0.20 M,
+    Swin-L 0.30 M) is every parameter whose name contains ``bias``, which
+    takes in the relative position bias tables (Swin-B 0.138 M + 0.064 M):
+    ``position_bias_tables=True``, as the paper configs set.
+
+    Args:
+        position_bias_tables (bool): Train the ``relative_position_bias_table``
+            parameters too. Defaults to False.
+    """
+
+    def __init__(self, position_bias_tables=False):
+        super().__init__()
+        self.position_bias_tables = position_bias_tables
 
     def swin_param_trainable(self, name):
+        if self.position_bias_tables:
+            return 'bias' in name
         return name.endswith('.bias')
 
 

@@ -1,0 +1,407 @@
+"""The mini-study (the paper's table at CPU scale): methods, tasks, the
+protocol, settings hashes, durable records, and one run through the real
+``tools/train.py`` and ``tools/test.py``.
+
+A run is identified by the hash of its settings (task, method and tuning
+dict, seed, iterations, lr, schedule, config file text, target data and
+source pretraining); a results JSON maps hashes to records, so a run whose
+hash is recorded is never repeated and changing any setting makes new runs.
+"""
+import hashlib
+import inspect
+import json
+import os
+import os.path as osp
+import platform
+import resource
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import time
+from importlib.metadata import version
+
+from mmdet_e3va.models.tuning.e3va_plus import E3VA_PLUS_ABLATIONS
+
+ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+
+STUDY_WIDTH_FACTOR = 0.25  # study Swin width 32 / Swin-B width 128
+_WIDTH_KEYS = ('rank', 'alpha', 'bottleneck_dims')
+
+
+def at_study_width(tuning):
+    """``tuning`` with its rank, LoRA alpha and bottleneck dims (given, or
+    the method's defaults, which are set for Swin-B) times
+    :data:`STUDY_WIDTH_FACTOR`: the study Swin is a quarter as wide as
+    Swin-B, so each method keeps its default trainable share."""
+    from mmdet_e3va.registry import TUNINGS
+    cls = TUNINGS.get(tuning['type'])
+    if cls is None:
+        raise KeyError(f"tuning type {tuning['type']!r} is not registered")
+    params = inspect.signature(cls).parameters
+    scaled = dict(tuning)
+    for key in _WIDTH_KEYS:
+        value = tuning.get(key, params[key].default if key in params
+                           else None)
+        if isinstance(value, int):
+            scaled[key] = max(1, round(value * STUDY_WIDTH_FACTOR))
+        elif isinstance(value, (tuple, list)):
+            scaled[key] = tuple(max(1, round(v * STUDY_WIDTH_FACTOR))
+                                for v in value)
+    return scaled
+
+
+# The paper's methods with the paper configs' budgets (set for Swin-B; the
+# others at their defaults) scaled to the study's width.
+PAPER_METHODS = {
+    name: at_study_width(tuning) for name, tuning in {
+        'Full': dict(type='Full'),
+        'Frozen': dict(type='Frozen'),
+        'BitFit': dict(type='BitFit', position_bias_tables=True),
+        'LNTune': dict(type='LNTune'),
+        'Partial-1': dict(type='Partial', num_blocks=1),
+        'Adapter': dict(type='Adapter'),
+        'LoRA': dict(type='LoRA', rank=64, alpha=1, targets=('q', 'v')),
+        'AdaptFormer': dict(type='AdaptFormer', branches=('attn', 'mlp')),
+        'LoRand': dict(type='LoRand'),
+        'Mona': dict(type='Mona'),
+        'E3VA': dict(type='E3VA'),
+    }.items()
+}
+# The method table the tool offers (name -> tuning dict): the paper's,
+# then E3VAPlus and its ablations (selected with --methods).
+METHODS = dict(PAPER_METHODS)
+
+
+def add_methods(table):
+    """Offer more methods (name -> ``tuning`` dict, Swin-B budgets; scaled
+    with :func:`at_study_width`); a name already taken by another dict is
+    an error."""
+    for name, tuning in table.items():
+        if not isinstance(tuning, dict) or 'type' not in tuning:
+            raise ValueError(f'method {name!r}: the tuning must be a dict '
+                             f'with a type, got {tuning!r}')
+        scaled = at_study_width(tuning)
+        if METHODS.get(name, scaled) != scaled:
+            raise ValueError(f'method {name!r} is already {METHODS[name]}')
+        METHODS[name] = scaled
+
+
+add_methods(E3VA_PLUS_ABLATIONS)
+
+
+# Per task: config, schedule, the single lr every method gets, and the
+# metrics (table column -> evaluator key, scale to percent).
+TASKS = {
+    'seg': dict(
+        config='configs/study/upernet_swin-study_study-ade20k.py',
+        iters=500, lr=1e-3, schedule='poly',
+        metrics={'mIoU': ('mIoU', 1.0)}),
+    'det': dict(
+        config='configs/study/cascade-mask-rcnn_swin-study_fpn_study-coco.py',
+        iters=300, lr=2e-4, schedule='step',
+        metrics={'det AP': ('coco/bbox_mAP', 100.0),
+                 'mask AP': ('coco/segm_mAP', 100.0)}),
+    'voc': dict(
+        config='configs/study/retinanet_swin-study_fpn_study-voc.py',
+        iters=400, lr=2e-4, schedule='step',
+        metrics={'VOC AP': ('pascal_voc/mAP', 100.0)}),
+}
+# Nominal seconds per iteration on the 2-core CPU, for the first ETA only.
+NOMINAL_S_PER_ITER = dict(seg=0.5, det=1.5, voc=0.8)
+
+# Target scenes (all formats) and source pretraining of the backbone.
+DATA = dict(num_train=1000, num_val=300, size=128, seed=1)
+PRETRAIN = dict(scenes='study_source', iters=300, batch_size=8, size=128,
+                lr=1e-3, seed=0)
+CHECKPOINT = 'data/pretrained/swin-study_source-pretrain.pth'
+PROTOCOL = (
+    'Every method: the same pretrained backbone (a 2-2-6-2 Swin, width 32, '
+    'pretrained on the source scenes), the same target data, batch, '
+    'augmentation, schedule (linear warm-up over the first 10% of '
+    'iterations, then step decay x0.1 at 80% for detection, poly decay for '
+    'segmentation) and one AdamW lr per task, the paper\'s protocol; no '
+    'per-method tuning. Seeds fix initialisation, data order and '
+    'augmentation.')
+
+# --quick: a few iterations on a small data set in a temporary root.
+QUICK = dict(methods=('Full', 'E3VA'), seeds=(0, ), iters=2,
+             data=dict(num_train=8, num_val=4, size=64, seed=1),
+             pretrain=dict(scenes='study_source', iters=2, batch_size=2,
+                           size=64, lr=1e-3, seed=0))
+
+
+def settings_hash(settings):
+    """12 hex digits of the SHA-1 of ``settings`` as sorted JSON."""
+    text = json.dumps(settings, sort_keys=True)
+    return hashlib.sha1(text.encode()).hexdigest()[:12]
+
+
+def run_settings(task, method, seed, iters, data, pretrain):
+    """Everything that decides a run's result."""
+    spec = TASKS[task]
+    with open(osp.join(ROOT, spec['config'])) as f:
+        config_sha = hashlib.sha1(f.read().encode()).hexdigest()[:12]
+    return dict(task=task, method=method, tuning=METHODS[method], seed=seed,
+                iters=iters, lr=spec['lr'], schedule=spec['schedule'],
+                config=spec['config'], config_sha=config_sha, data=data,
+                pretrain=pretrain)
+
+
+def current_records(records, iters, data, pretrain):
+    """The ``records`` made with the current settings (config text, lr,
+    schedule, data, pretraining and ``iters[task]``), any seed; records of
+    older settings stay in the file but not in the table."""
+    return {
+        key: r for key, r in records.items()
+        if r['task'] in iters and r['method'] in METHODS and key ==
+        settings_hash(run_settings(r['task'], r['method'], r['seed'],
+                                   iters[r['task']], data, pretrain))
+    }
+
+
+def load_records(path):
+    """``{hash: record}`` from the results JSON (empty if absent)."""
+    if not osp.exists(path):
+        return {}
+    with open(path) as f:
+        return json.load(f)['records']
+
+
+def save_record(path, record):
+    """Add ``record`` to the results JSON (atomically: written to a
+    temporary file, then renamed)."""
+    records = load_records(path)
+    records[record['hash']] = record
+    os.makedirs(osp.dirname(osp.abspath(path)), exist_ok=True)
+    tmp = path + '.tmp'
+    with open(tmp, 'w') as f:
+        json.dump(dict(protocol=PROTOCOL, records=records), f, indent=1,
+                  sort_keys=True)
+    os.replace(tmp, path)
+
+
+def _stamped(directory, spec):
+    stamp = osp.join(directory, 'spec.json')
+    if osp.exists(stamp):
+        with open(stamp) as f:
+            return json.load(f) == spec
+    return False
+
+
+def _stamp(directory, spec):
+    with open(osp.join(directory, 'spec.json'), 'w') as f:
+        json.dump(spec, f)
+
+
+def prepare_data(root, data, log=print):
+    """Write the target scenes (COCO, ADE20K, VOC) under ``root/data``
+    unless the same spec is there already."""
+    from mmdet_e3va.datasets.study_scenes import generate_target
+    out = osp.join(root, 'data')
+    if _stamped(out, data):
+        return
+    log(f'writing the target scenes {data} to {out}/')
+    for sub in ('coco', 'ade', 'VOCdevkit'):
+        shutil.rmtree(osp.join(out, sub), ignore_errors=True)
+    os.makedirs(out, exist_ok=True)
+    generate_target(out, data['num_train'], data['num_val'], data['size'],
+                    data['seed'])
+    _stamp(out, data)
+
+
+def prepare_pretrained(root, pretrain, log=print):
+    """Pretrain the study Swin on the source scenes with
+    ``tools/pretrain_tiny_swin.py`` unless the same spec is cached."""
+    out_dir = osp.join(root, 'data', 'pretrained')
+    if _stamped(out_dir, pretrain) and osp.exists(osp.join(root,
+                                                           CHECKPOINT)):
+        return
+    log(f'pretraining the study Swin on the source scenes {pretrain}')
+    os.makedirs(out_dir, exist_ok=True)
+    cmd = [sys.executable, osp.join(ROOT, 'tools/pretrain_tiny_swin.py'),
+           osp.join(ROOT, TASKS['seg']['config']), '--out', CHECKPOINT]
+    for key in ('scenes', 'iters', 'batch_size', 'size', 'lr', 'seed'):
+        cmd += ['--' + key.replace('_', '-'), str(pretrain[key])]
+    _run(cmd, root, osp.join(out_dir, 'pretrain.log'))
+    _stamp(out_dir, pretrain)
+
+
+def _run(cmd, cwd, log_file):
+    """Run ``cmd``; its output goes to ``log_file``. Returns the CPU
+    seconds it (and its children) used."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    with open(log_file, 'w') as log:
+        result = subprocess.run(cmd, cwd=cwd, stdout=log,
+                                stderr=subprocess.STDOUT, env=RUN_ENV)
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    if result.returncode != 0:
+        with open(log_file) as f:
+            tail = f.read()[-4000:]
+        raise RuntimeError(f'{" ".join(cmd)} exited {result.returncode} '
+                           f'(log: {log_file}):\n{tail}')
+    return (after.ru_utime + after.ru_stime - before.ru_utime -
+            before.ru_stime)
+
+
+# Environment of the train/test/pretrain processes; set_threads() fixes
+# their torch/OpenMP threads.
+RUN_ENV = dict(os.environ)
+
+
+def set_threads(threads):
+    """Run the subprocesses with ``threads`` OpenMP/torch threads. On a
+    machine shared with other jobs, 1 thread avoids OpenMP's spin-waiting
+    on descheduled peer threads (10x slower steps seen at load 10 on 2
+    cores)."""
+    RUN_ENV['OMP_NUM_THREADS'] = str(threads)
+    RUN_ENV['MKL_NUM_THREADS'] = str(threads)
+
+
+def _schedule(kind, iters):
+    warm = max(1, iters // 10)
+    warmup = dict(type='LinearLR', start_factor=0.01, by_epoch=False,
+                  begin=0, end=warm)
+    if kind == 'poly':
+        return [warmup, dict(type='PolyLR', eta_min=0.0, power=1.0,
+                             begin=warm, end=max(iters, warm + 1),
+                             by_epoch=False)]
+    return [warmup, dict(type='MultiStepLR', by_epoch=False, begin=0,
+                         end=iters, milestones=[max(1, iters * 8 // 10)],
+                         gamma=0.1)]
+
+
+def run_config(settings):
+    """The text of the run's config: the task config plus the method's
+    tuning, seed, schedule and lr; no validation during training (the run
+    is evaluated by tools/test.py)."""
+    iters = settings['iters']
+    lines = [
+        f"_base_ = {osp.join(ROOT, settings['config'])!r}",
+        'model = dict(backbone=dict(tuning=dict(_delete_=True, '
+        f"**{settings['tuning']!r})))",
+        f"randomness = dict(seed={settings['seed']})",
+        f'train_cfg = dict(max_iters={iters}, val_interval={iters}, '
+        f'val_begin={iters + 1})',
+        f"optim_wrapper = dict(optimizer=dict(lr={settings['lr']!r}))",
+        f"param_scheduler = {_schedule(settings['schedule'], iters)!r}",
+        'default_hooks = dict(logger=dict(interval='
+        f'{max(1, min(10, iters // 2))}), checkpoint=dict(by_epoch=False, '
+        f'interval={iters}, max_keep_ckpts=1))',
+    ]
+    return '\n'.join(lines) + '\n'
+
+
+def _scalars(work_dir):
+    """Training scalars logged to ``vis_data/scalars.json``."""
+    paths = [osp.join(d, f) for d, _, files in os.walk(work_dir)
+             for f in files if f == 'scalars.json']
+    if not paths:
+        raise FileNotFoundError(f'{work_dir}: no vis_data/scalars.json')
+    with open(paths[0]) as f:
+        return [json.loads(line) for line in f if line.strip()]
+
+
+def _test_metrics(test_dir, keys):
+    """The evaluator's metrics from the test run's JSON log."""
+    for d, _, files in os.walk(test_dir):
+        for name in files:
+            if not name.endswith('.json') or name == 'scalars.json':
+                continue
+            with open(osp.join(d, name)) as f:
+                for line in f:
+                    entry = json.loads(line) if line.strip() else {}
+                    if all(k in entry for k in keys):
+                        return entry
+    raise FileNotFoundError(f'{test_dir}: no JSON log with {keys}')
+
+
+MEMORY_PREFERENCE = ('cuda_peak_mem_mb', 'saved_for_backward_mb',
+                     'peak_rss_mb')
+
+
+def _memory(entries):
+    """Max over the log of every memory scalar, and the key the table uses:
+    a measured peak of live training memory when the log has one (``*peak*
+    mem*`` except RSS), else the first of :data:`MEMORY_PREFERENCE`."""
+    memory = {}
+    for entry in entries:
+        for key, value in entry.items():
+            if 'mem' in key or 'rss' in key or 'saved' in key:
+                memory[key] = max(memory.get(key, 0.0), float(value))
+    peaks = sorted(k for k in memory
+                   if 'peak' in k and 'mem' in k and 'rss' not in k)
+    choice = peaks or [k for k in MEMORY_PREFERENCE if k in memory]
+    if not choice:
+        raise KeyError(f'no memory scalar in the training log: '
+                       f'{sorted(entries[-1]) if entries else []}')
+    return memory, choice[0]
+
+
+def machine():
+    """Where and under what load a run ran."""
+    import torch
+    device = (torch.cuda.get_device_name(0) if torch.cuda.is_available()
+              else f'cpu ({os.cpu_count()} cores)')
+    return dict(hostname=socket.gethostname(), platform=platform.platform(),
+                device=device, torch=torch.__version__,
+                mmdet=version('mmdet'), mmseg=version('mmsegmentation'),
+                mmengine=version('mmengine'), nice=os.nice(0),
+                omp_threads=RUN_ENV.get('OMP_NUM_THREADS', 'default'))
+
+
+def run_one(root, settings, log=print):
+    """Train and test one run in ``root/runs/<task>/<method>_seed<s>_<hash>``
+    (wiped first, so an interrupted run restarts cleanly); return its
+    record."""
+    key = settings_hash(settings)
+    task = settings['task']
+    work_dir = osp.join(root, 'runs', task,
+                        f"{settings['method']}_seed{settings['seed']}_{key}")
+    shutil.rmtree(work_dir, ignore_errors=True)
+    os.makedirs(work_dir)
+    config = osp.join(work_dir, 'config.py')
+    with open(config, 'w') as f:
+        f.write(run_config(settings))
+    load_start = os.getloadavg()
+    start = time.time()
+    cpu_s = _run([sys.executable, osp.join(ROOT, 'tools/train.py'), config,
+                  '--work-dir', work_dir], root,
+                 osp.join(work_dir, 'train.log'))
+    train_wall = time.time() - start
+    ckpt = osp.join(work_dir, f"iter_{settings['iters']}.pth")
+    test_start = time.time()
+    _run([sys.executable, osp.join(ROOT, 'tools/test.py'), config, ckpt,
+          '--work-dir', osp.join(work_dir, 'test')], root,
+         osp.join(work_dir, 'test.log'))
+    test_wall = time.time() - test_start
+
+    metric_spec = TASKS[task]['metrics']
+    raw = _test_metrics(osp.join(work_dir, 'test'),
+                        [k for k, _ in metric_spec.values()])
+    entries = [e for e in _scalars(work_dir) if 'step_time' in e]
+    memory, memory_key = _memory(entries)
+    steps = [e['step_time'] for e in entries[1:] or entries]
+    with open(osp.join(work_dir, 'trainable_params.json')) as f:
+        params = json.load(f)
+    return dict(
+        hash=key, task=task, method=settings['method'],
+        seed=settings['seed'], settings=settings,
+        metrics={name: raw[k] * scale
+                 for name, (k, scale) in metric_spec.items()},
+        raw_metrics={k: v for k, v in raw.items()
+                     if isinstance(v, (int, float))},
+        params=dict(backbone_trainable=params['backbone']['trainable'],
+                    backbone_total=params['backbone']['total'],
+                    backbone_share=params['backbone']['trainable_share'],
+                    all_trainable=params['all']['trainable'],
+                    all_total=params['all']['total']),
+        memory_mb=memory[memory_key], memory_key=memory_key,
+        memory_all_mb=memory, step_time_s=statistics.median(steps),
+        train_cpu_s=cpu_s, cpu_s_per_iter=cpu_s / settings['iters'],
+        train_wall_s=train_wall, test_wall_s=test_wall,
+        machine=dict(machine(), loadavg_start=load_start,
+                     loadavg_end=os.getloadavg()),
+        finished_at=time.strftime('%Y-%m-%d %H:%M:%S UTC', time.gmtime()),
+        work_dir=osp.relpath(work_dir, root))

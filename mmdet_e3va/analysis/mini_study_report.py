@@ -1,0 +1,201 @@
+"""The mini-study's outputs from its records: per (task, method) means and
+spreads over seeds, a markdown table shaped like the paper's, a summary
+JSON and two plots (accuracy against training memory; memory and time as
+ratios to full fine-tuning)."""
+import json
+import statistics
+
+from .mini_study import PROTOCOL, TASKS
+
+# The paper's column order; memory and time come from the first task here
+# with full fine-tuning recorded (the paper's are COCO's).
+COLUMNS = (('det', 'det AP'), ('det', 'mask AP'), ('seg', 'mIoU'),
+           ('voc', 'VOC AP'))
+REFERENCE_TASKS = ('det', 'seg', 'voc')
+
+
+def _mean_std(values):
+    return dict(mean=statistics.mean(values),
+                std=statistics.stdev(values) if len(values) > 1 else 0.0,
+                n=len(values), values=values)
+
+
+def aggregate(records, methods):
+    """``{task: {method: summary}}`` for the ``methods`` (in order) that
+    have records; each summary holds mean/std/n/values of every metric and
+    the means of parameters, memory and time, and ratios to ``Full``."""
+    summary = {}
+    for task in TASKS:
+        rows = {}
+        for method in methods:
+            runs = sorted((r for r in records.values()
+                           if r['task'] == task and r['method'] == method),
+                          key=lambda r: r['seed'])
+            if not runs:
+                continue
+            rows[method] = dict(
+                seeds=[r['seed'] for r in runs],
+                metrics={name: _mean_std([r['metrics'][name] for r in runs])
+                         for name in runs[0]['metrics']},
+                backbone_trainable=runs[0]['params']['backbone_trainable'],
+                backbone_share=runs[0]['params']['backbone_share'],
+                memory_mb=statistics.mean(r['memory_mb'] for r in runs),
+                memory_key=runs[0]['memory_key'],
+                step_time_s=statistics.mean(r['step_time_s'] for r in runs),
+                cpu_s_per_iter=statistics.mean(r['cpu_s_per_iter']
+                                               for r in runs),
+                device=runs[0]['machine']['device'],
+                iters=runs[0]['settings']['iters'])
+        full = rows.get('Full')
+        for row in rows.values():
+            for key in ('memory_mb', 'step_time_s', 'cpu_s_per_iter'):
+                row[key + '_vs_full'] = (row[key] / full[key]
+                                         if full else None)
+        if rows:
+            summary[task] = rows
+    return summary
+
+
+def _metric_cell(row, name):
+    if row is None or name not in row['metrics']:
+        return '-'
+    m = row['metrics'][name]
+    return (f"{m['mean']:.1f} ± {m['std']:.1f} ({m['n']})" if m['n'] > 1
+            else f"{m['mean']:.1f} (1)")
+
+
+def _ratio(value):
+    return '-' if value is None else f'{value:.2f}'
+
+
+def _params(row):
+    n = row['backbone_trainable']
+    text = f'{n / 1e6:.2f} M' if n >= 1e5 else f'{n / 1e3:.1f} K'
+    return f"{text} ({100 * row['backbone_share']:.2f}%)"
+
+
+def _settings_line(iters):
+    return 'Settings: ' + '; '.join(
+        f"{t}: {iters[t]} iterations, AdamW lr {TASKS[t]['lr']}, "
+        f"{TASKS[t]['schedule']} schedule" for t in TASKS) + '.'
+
+
+def markdown(summary, methods, iters):
+    """The paper-shaped table, then memory and time for every task;
+    ``iters`` (task -> iterations) is stated with the protocol."""
+    ref = next((t for t in REFERENCE_TASKS
+                if t in summary and 'Full' in summary[t]),
+               next(iter(summary), None))
+    lines = [
+        f'Memory and time: the `{ref}` task (training step, mean over '
+        'seeds; ratio to full fine-tuning). Metrics: mean ± std over seeds '
+        '(number of seeds).',
+        '',
+        '| method | backbone params | memory MB (/ full) | s/iter (/ full) | '
+        'det AP | mask AP | mIoU | VOC AP |',
+        '|---|---:|---:|---:|---:|---:|---:|---:|']
+    for method in methods:
+        cells = {t: summary.get(t, {}).get(method) for t in TASKS}
+        if not any(cells.values()):
+            continue
+        row = cells[ref] or next(r for r in cells.values() if r)
+        eff = cells[ref]
+        mem = (f"{eff['memory_mb']:.0f} ({_ratio(eff['memory_mb_vs_full'])})"
+               if eff else '-')
+        step = (f"{eff['step_time_s']:.3f} "
+                f"({_ratio(eff['step_time_s_vs_full'])})" if eff else '-')
+        lines.append(
+            f'| {method} | {_params(row)} | {mem} | {step} | ' +
+            ' | '.join(_metric_cell(cells[t], name) for t, name in COLUMNS) +
+            ' |')
+    lines += ['', '| task | method | memory MB | / full | s/iter | / full | '
+              'CPU s/iter | / full | memory meter | device |',
+              '|---|---|---:|---:|---:|---:|---:|---:|---|---|']
+    for task, rows in summary.items():
+        for method, row in rows.items():
+            lines.append(
+                f"| {task} | {method} | {row['memory_mb']:.0f} | "
+                f"{_ratio(row['memory_mb_vs_full'])} | "
+                f"{row['step_time_s']:.3f} | "
+                f"{_ratio(row['step_time_s_vs_full'])} | "
+                f"{row['cpu_s_per_iter']:.3f} | "
+                f"{_ratio(row['cpu_s_per_iter_vs_full'])} | "
+                f"`{row['memory_key']}` | {row['device']} |")
+    lines += ['', f'Protocol: {PROTOCOL}', '', _settings_line(iters)]
+    return '\n'.join(lines) + '\n'
+
+
+def write_summary(path, summary, records, iters):
+    with open(path, 'w') as f:
+        json.dump(dict(protocol=PROTOCOL, tasks={
+            t: dict(iters=iters[t], lr=TASKS[t]['lr'],
+                    schedule=TASKS[t]['schedule'], config=TASKS[t]['config'])
+            for t in TASKS}, summary=summary, num_records=len(records)),
+            f, indent=1)
+
+
+_HIGHLIGHT = {'Full': 'tab:red', 'Frozen': 'black', 'E3VA': 'tab:green',
+              'LoRA': 'tab:blue'}
+
+
+def plot_accuracy_vs_memory(summary, path):
+    """One panel per metric column with data: mean metric (error bars: std
+    over seeds) against mean training memory, one point per method."""
+    import matplotlib
+    matplotlib.use('Agg')
+    import matplotlib.pyplot as plt
+    panels = [(t, n) for t, n in COLUMNS if t in summary]
+    fig, axes = plt.subplots(1, len(panels), figsize=(5 * len(panels), 4.2),
+                             squeeze=False)
+    for ax, (task, name) in zip(axes[0], panels):
+        for method, row in summary[task].items():
+            m = row['metrics'][name]
+            colour = _HIGHLIGHT.get(method, 'tab:gray')
+            ax.errorbar(row['memory_mb'], m['mean'], yerr=m['std'],
+                        fmt='o', color=colour, capsize=3)
+            ax.annotate(f"{method} ({m['n']})", (row['memory_mb'],
+                                                 m['mean']),
+                        textcoords='offset points', xytext=(4, 4),
+                        fontsize=8, color=colour)
+        key = next(iter(summary[task].values()))['memory_key']
+        ax.set_xlabel(f'training memory, MB ({key})')
+        ax.set_ylabel(name)
+        ax.set_title(f'{task}: {name} vs training memory')
+        ax.grid(alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def plot_memory_time(summary, path):
+    """Bars per method: training memory and step time as ratios to full
+    fine-tuning, one bar per task."""
+    import matplotlib
+    matplotlib.use('Agg')
+    import matplotlib.pyplot as plt
+    import numpy as np
+    tasks = [t for t in summary if 'Full' in summary[t]]
+    methods = []
+    for t in tasks:
+        methods += [m for m in summary[t] if m not in methods]
+    fig, axes = plt.subplots(1, 2, figsize=(max(8, 1.1 * len(methods) * 2),
+                                            4.2))
+    width = 0.8 / max(1, len(tasks))
+    x = np.arange(len(methods))
+    for ax, key, title in ((axes[0], 'memory_mb_vs_full',
+                            'training memory / full fine-tuning'),
+                           (axes[1], 'step_time_s_vs_full',
+                            'time per step / full fine-tuning')):
+        for i, task in enumerate(tasks):
+            values = [summary[task][m][key] if m in summary[task] else 0
+                      for m in methods]
+            ax.bar(x + (i - (len(tasks) - 1) / 2) * width, values, width,
+                   label=task)
+        ax.axhline(1.0, color='black', lw=0.8)
+        ax.set_xticks(x, methods, rotation=45, ha='right')
+        ax.set_title(title)
+        ax.legend()
+        ax.grid(axis='y', alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)

@@ -1,0 +1,237 @@
+"""E3VAPlus (E3VA+) against upstream Swin and E3VA: identity at
+initialisation, gradients, saved-for-backward bytes, parameter budget, and
+every ablation variant building and training."""
+import functools
+
+import pytest
+import torch
+import torch.nn as nn
+from mmdet.models.backbones import SwinTransformer
+
+from mmdet_e3va.models import TunedSwinTransformer
+from mmdet_e3va.models.backbones.tuned_swin import TUNING_PREFIX
+from mmdet_e3va.models.tuning import E3VA_PLUS_ABLATIONS
+from mmdet_e3va.utils import parameter_report
+from test_e3va_backbone import SWIN, TINY, _loss, _saved_bytes
+
+ABLATIONS = sorted(E3VA_PLUS_ABLATIONS)
+E3VA_OPTIONS = dict(rank=20, dwconv=False, gate=False, tap_input=False,
+                    highway_mix=False)
+
+
+def build(swin_kwargs, tuning):
+    return TunedSwinTransformer(tuning=tuning, **swin_kwargs)
+
+
+def build_pair(swin_kwargs, tuning=dict(type='E3VAPlus')):
+    """Upstream Swin (randomly initialised, eval) and E3VAPlus holding the
+    same weights (train mode)."""
+    upstream = SwinTransformer(**swin_kwargs)
+    upstream.init_weights()
+    upstream.eval()
+    model = build(swin_kwargs, tuning)
+    missing, unexpected = model.load_state_dict(upstream.state_dict(),
+                                                strict=False)
+    assert not unexpected
+    assert missing and all(k.startswith(TUNING_PREFIX) for k in missing)
+    model.train()
+    return upstream, model
+
+
+def assert_matches_upstream(upstream, model, x):
+    with torch.no_grad():
+        expected = upstream(x)
+    outs = model(x)
+    assert [o.shape for o in outs] == [e.shape for e in expected]
+    for out, exp in zip(outs, expected):
+        torch.testing.assert_close(out, exp, rtol=0, atol=1e-5)
+
+
+@pytest.mark.parametrize('name', ABLATIONS)
+def test_every_ablation_matches_upstream_at_init(name):
+    torch.manual_seed(0)
+    upstream, model = build_pair(TINY, E3VA_PLUS_ABLATIONS[name])
+    assert_matches_upstream(upstream, model, torch.randn(1, 3, 61, 93))
+
+
+@pytest.mark.parametrize('swin_kwargs', [
+    SWIN['T'],
+    dict(TINY, window_size=12, out_indices=(0, 1, 2, 3)),
+    dict(TINY, out_indices=(1, 2, 3)),
+    dict(TINY, out_indices=(0, 2)),
+])
+def test_default_matches_upstream_for_other_options(swin_kwargs):
+    torch.manual_seed(0)
+    upstream, model = build_pair(swin_kwargs)
+    assert_matches_upstream(upstream, model, torch.randn(1, 3, 77, 77))
+
+
+def _perturb_adapters(model):
+    """Move every zero-initialised parameter off zero."""
+    gen = torch.Generator().manual_seed(2)
+    with torch.no_grad():
+        for name, param in model.named_parameters():
+            if param.requires_grad:
+                param.add_(0.05 * torch.randn(param.shape, generator=gen))
+
+
+def test_with_every_option_off_it_is_e3va():
+    torch.manual_seed(0)
+    e3va = build(TINY, dict(type='E3VA'))
+    _perturb_adapters(e3va)
+    plus = build(TINY, dict(type='E3VAPlus', **E3VA_OPTIONS))
+    plus.load_state_dict(e3va.state_dict(), strict=True)
+    e3va.train()
+    plus.train()
+    x = torch.randn(1, 3, 61, 93)
+    for out, exp in zip(plus(x), e3va(x)):
+        torch.testing.assert_close(out, exp, rtol=0, atol=0)
+
+
+@pytest.mark.parametrize('option', ['dwconv', 'gate', 'tap_input',
+                                    'highway_mix'])
+def test_each_option_changes_the_trained_function(option):
+    """Away from initialisation, each addition alone changes the output of
+    E3VA with the same shared weights: none is a no-op."""
+    torch.manual_seed(0)
+    e3va = build(TINY, dict(type='E3VAPlus', **E3VA_OPTIONS))
+    plus = build(TINY, dict(type='E3VAPlus', **dict(E3VA_OPTIONS,
+                                                    **{option: True})))
+    _perturb_adapters(plus)
+    e3va.load_state_dict(plus.state_dict(), strict=False)
+    x = torch.randn(1, 3, 64, 64)
+    with torch.no_grad():
+        diff = max((a - b).abs().max()
+                   for a, b in zip(plus.train()(x), e3va.train()(x)))
+    assert diff > 1e-3
+
+
+@pytest.mark.parametrize('name, out_indices', [
+    (name, (0, 1, 2, 3)) for name in ABLATIONS
+] + [('E3VAPlus', (1, 2, 3))])
+def test_gradients_reach_only_and_all_trainable(name, out_indices):
+    torch.manual_seed(0)
+    _, model = build_pair(dict(TINY, out_indices=out_indices),
+                          E3VA_PLUS_ABLATIONS[name])
+    x = torch.randn(2, 3, 64, 64)
+    _loss(model(x)).backward()
+    frozen = [n for n, p in model.named_parameters() if not p.requires_grad]
+    trainable = {n: p for n, p in model.named_parameters() if p.requires_grad}
+    assert frozen and trainable
+    assert all(n.startswith(TUNING_PREFIX) for n in trainable)
+    assert not [n for n in frozen if model.get_parameter(n).grad is not None]
+    for param_name, param in trainable.items():
+        assert param.grad is not None, param_name
+        assert torch.isfinite(param.grad).all(), param_name
+    # Zero starts (U2, convs, gates, highway adapters reading a zero
+    # highway) hold some gradients at zero for the first steps; after two
+    # steps every parameter sees one.
+    optimizer = torch.optim.SGD(trainable.values(), lr=0.1)
+    for _ in range(2):
+        optimizer.step()
+        model.zero_grad()
+        _loss(model(x)).backward()
+    zero = [n for n, p in trainable.items() if not p.grad.abs().sum() > 0]
+    assert not zero
+
+
+def test_saved_tensors_are_a_small_fraction_of_upstream():
+    torch.manual_seed(0)
+    upstream, plus = build_pair(SWIN['T'])
+    _, e3va = build_pair(SWIN['T'], dict(type='E3VA'))
+    upstream.train()  # full fine-tuning keeps every activation
+    x = torch.randn(1, 3, 128, 128)
+    full = _saved_bytes(upstream, x)
+    ours, e3va_bytes = _saved_bytes(plus, x), _saved_bytes(e3va, x)
+    assert ours < 0.2 * full, (ours, full)
+    assert ours < 1.25 * e3va_bytes, (ours, e3va_bytes)
+
+
+def test_no_attention_maps_in_the_graph():
+    """No saved tensor is a frozen block's attention map (last two dims
+    window**2) or MLP hidden state ((B, H*W, 4C) at a block's resolution)."""
+    torch.manual_seed(0)
+    upstream, model = build_pair(TINY, E3VA_PLUS_ABLATIONS['E3VAPlus-all'])
+    x = torch.randn(1, 3, 64, 64)
+    hidden = {(1, (16 // 2**i)**2, 4 * 16 * 2**i) for i in range(4)}
+
+    def frozen_activations(net):
+        shapes = []
+
+        def pack(tensor):
+            shapes.append(tuple(tensor.shape))
+            return tensor
+
+        with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+            _loss(net(x)).backward()
+        assert shapes
+        return [s for s in shapes if s[-2:] == (49, 49) or s in hidden]
+
+    upstream.train()
+    assert frozen_activations(upstream)  # the check sees them
+    assert not frozen_activations(model)
+
+
+def test_frozen_dtype_passes_through():
+    """E3VA's ``frozen_dtype`` (half-precision frozen pass) works for every
+    addition: outputs close to the fp32 run, fp32 gradients on every
+    trainable parameter."""
+    torch.manual_seed(0)
+    tuning = E3VA_PLUS_ABLATIONS['E3VAPlus-all']
+    _, fp32 = build_pair(TINY, tuning)
+    _perturb_adapters(fp32)
+    half = build(TINY, dict(tuning, frozen_dtype='bf16'))
+    half.load_state_dict(fp32.state_dict())
+    half.train()
+    x = torch.randn(1, 3, 61, 93)
+    outs_fp32, outs_half = fp32(x), half(x)
+    for o32, o16 in zip(outs_fp32, outs_half):
+        assert o16.dtype == torch.float32
+        assert (o16 - o32).norm() < 2e-2 * o32.norm()
+    _loss(outs_half).backward()
+    for name, param in half.named_parameters():
+        if param.requires_grad:
+            assert param.grad.dtype == torch.float32, name
+            assert torch.isfinite(param.grad).all(), name
+        else:
+            assert param.grad is None, name
+
+
+def _backbone_report(model):
+    return parameter_report(nn.ModuleDict(dict(backbone=model)))['backbone']
+
+
+@pytest.mark.parametrize('arch', 'BL')
+def test_trainable_budget(arch):
+    """Default E3VAPlus: the exact count and at most 2% of the backbone
+    (Swin-B; Swin-L is smaller in share)."""
+    model = build(SWIN[arch], dict(type='E3VAPlus'))
+    report = _backbone_report(model)
+    widths = [SWIN[arch]['embed_dims'] * 2**i for i in range(4)]
+    ranks = (20, 20, 20, 40)
+
+    def adapter(c, k):  # dual low rank + depthwise conv (weight, bias)
+        return 2 * k * (c + c // 4) + 10 * (c // 4)
+
+    expected = sum((2 * depth + 1) * adapter(c, k) + 2 * c for depth, c, k in
+                   zip(SWIN[arch]['depths'], widths, ranks))
+    assert report['trainable'] == expected
+    assert report['trainable_share'] <= 0.02
+
+
+@functools.lru_cache
+def _e3va_swin_b_trainable():
+    return _backbone_report(build(SWIN['B'], dict(type='E3VA')))['trainable']
+
+
+@pytest.mark.parametrize('name', ABLATIONS)
+def test_every_ablation_within_budget_on_swin_b(name):
+    report = _backbone_report(build(SWIN['B'], E3VA_PLUS_ABLATIONS[name]))
+    assert report['trainable'] >= _e3va_swin_b_trainable()
+    assert report['trainable_share'] <= 0.02, report
+
+
+@pytest.mark.parametrize('rank', [0, 2.5, (20, 20, 20), (20, 0, 20, 20)])
+def test_bad_rank_raises_naming_it(rank):
+    with pytest.raises(ValueError, match='rank'):
+        build(TINY, dict(type='E3VAPlus', rank=rank))

@@ -1,0 +1,170 @@
+"""The paper's table at CPU scale: every tuning method's accuracy next to its
+training memory and time, on Cascade Mask R-CNN (COCO format), UperNet
+(ADE20K format) and RetinaNet (VOC format) with a small Swin pretrained on
+source scenes and fine-tuned on different target scenes.
+
+Each run goes through the real ``tools/train.py`` and ``tools/test.py``.
+Resumable: each finished run is appended to the results JSON (keyed by a
+hash of its settings), recorded runs are skipped, and an interrupted run
+restarts from scratch. Outputs (next to the results JSON): ``table.md``,
+``summary.json``, ``accuracy_vs_memory.png``, ``memory_time.png``.
+
+    python tools/analysis/mini_study.py                  # everything
+    python tools/analysis/mini_study.py --task seg --methods Full Frozen
+    python tools/analysis/mini_study.py --quick          # smoke test
+"""
+import argparse
+import os
+import os.path as osp
+import sys
+import tempfile
+import time
+
+from mmdet_e3va.analysis.mini_study import (DATA, METHODS, PAPER_METHODS,
+                                            NOMINAL_S_PER_ITER, PRETRAIN,
+                                            PROTOCOL, QUICK, ROOT, TASKS,
+                                            current_records, load_records,
+                                            prepare_data,
+                                            prepare_pretrained, run_one,
+                                            run_settings, save_record,
+                                            set_threads, settings_hash)
+from mmdet_e3va.analysis.mini_study_report import (aggregate, markdown,
+                                                   plot_accuracy_vs_memory,
+                                                   plot_memory_time,
+                                                   write_summary)
+
+# Seeds per method unless --seeds: three for the methods the issue names,
+# one for the others.
+DEFAULT_SEEDS = {m: (0, 1, 2) for m in ('Full', 'Frozen', 'LoRA', 'E3VA')}
+
+
+def build_parser():
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    parser.add_argument('--task', nargs='+', choices=list(TASKS),
+                        help='tasks to run (default: all, seg first)')
+    parser.add_argument('--methods', nargs='+', choices=list(METHODS),
+                        help='methods to run (default: all)')
+    parser.add_argument('--seeds', nargs='+', type=int,
+                        help='seeds for every method (default: 0 1 2 for '
+                        'Full, Frozen, LoRA and E3VA, 0 for the others)')
+    parser.add_argument('--iters', type=int,
+                        help='training iterations (default: per task)')
+    parser.add_argument('--results', default='docs/study/results.json',
+                        help='results JSON (records), relative to the repo')
+    parser.add_argument('--root', default='work_dirs/mini_study',
+                        help='study root: data/ and runs/')
+    parser.add_argument('--quick', action='store_true',
+                        help=f"{', '.join(QUICK['methods'])}, "
+                        f"{QUICK['iters']} iterations, a small data set, a "
+                        'temporary root and results file (unless given)')
+    parser.add_argument('--threads', type=int,
+                        help='OpenMP/torch threads of each run (default: '
+                        'torch\'s); 1 is much faster on a shared machine')
+    parser.add_argument('--report-only', action='store_true',
+                        help='only rebuild the table and plots')
+    return parser
+
+
+def main():
+    parser = build_parser()
+    args = parser.parse_args()
+    data, pretrain = DATA, PRETRAIN
+    if args.threads:
+        set_threads(args.threads)
+    tasks = args.task or list(TASKS)
+    methods = args.methods or list(PAPER_METHODS)
+    if args.quick:
+        data, pretrain = QUICK['data'], QUICK['pretrain']
+        methods = args.methods or list(QUICK['methods'])
+        tasks = args.task or ['seg']
+        if args.root == parser.get_default('root'):
+            args.root = tempfile.mkdtemp(prefix='mini_study_quick_')
+        if args.results == parser.get_default('results'):
+            args.results = osp.join(args.root, 'results.json')
+    root = osp.abspath(osp.join(ROOT, args.root))
+    results = osp.abspath(osp.join(ROOT, args.results))
+    out_dir = osp.dirname(results)
+    iters = {t: args.iters or (QUICK['iters'] if args.quick
+                               else TASKS[t]['iters']) for t in TASKS}
+
+    seeds = {m: args.seeds or (QUICK['seeds'] if args.quick else
+                               DEFAULT_SEEDS.get(m, (0, )))
+             for m in methods}
+    # Seed-major: every method's first seed before any second seed, so a
+    # partial study has the whole table once.
+    runs = [run_settings(t, m, s, iters[t], data, pretrain)
+            for t in tasks for s in sorted(set().union(*seeds.values()))
+            for m in methods if s in seeds[m]]
+    records = load_records(results)
+    todo = [s for s in runs if settings_hash(s) not in records]
+    print(f'mini-study: {len(runs)} runs selected, {len(runs) - len(todo)} '
+          f'recorded in {args.results}, {len(todo)} to run; root {root}')
+    print(f'protocol: {PROTOCOL}')
+    for t in tasks:
+        print(f"  {t}: {TASKS[t]['config']}, {iters[t]} iterations, "
+              f"AdamW lr {TASKS[t]['lr']}, {TASKS[t]['schedule']} schedule")
+    sys.stdout.flush()
+    if todo and not args.report_only:
+        os.makedirs(root, exist_ok=True)
+        prepare_data(root, data)
+        prepare_pretrained(root, pretrain)
+        run_all(root, results, todo)
+    records = load_records(results)
+    current = current_records(records, iters, data, pretrain)
+    if len(current) < len(records):
+        print(f'{len(records) - len(current)} records of other settings '
+              'left out of the table')
+    report(current, out_dir, iters)
+
+
+def run_all(root, results, todo):
+    spent = {}  # task -> seconds per iteration measured this session
+    start = time.time()
+    for i, settings in enumerate(todo, 1):
+        task = settings['task']
+        print(f"[{i}/{len(todo)}] {task} {settings['method']} seed "
+              f"{settings['seed']} ({settings['iters']} it) ...", flush=True)
+        t0 = time.time()
+        record = run_one(root, settings)
+        save_record(results, record)
+        took = time.time() - t0
+        spent.setdefault(task, []).append(took / settings['iters'])
+        left = sum(
+            s['iters'] * (sum(spent[s['task']]) / len(spent[s['task']])
+                          if s['task'] in spent else
+                          NOMINAL_S_PER_ITER[s['task']] * 1.3)
+            for s in todo[i:])
+        metrics = ', '.join(f'{k} {v:.1f}' for k, v in
+                            record['metrics'].items())
+        eta = time.strftime('%H:%M UTC', time.gmtime(time.time() + left))
+        print(f"[{i}/{len(todo)}] {task} {settings['method']} seed "
+              f"{settings['seed']}: {metrics}; memory "
+              f"{record['memory_mb']:.0f} MB, {record['step_time_s']:.3f} "
+              f"s/step; {took / 60:.1f} min; elapsed "
+              f'{(time.time() - start) / 60:.0f} min, ETA {eta} '
+              f'({left / 60:.0f} min left)', flush=True)
+
+
+def report(records, out_dir, iters):
+    order = list(METHODS) + sorted({r['method'] for r in records.values()} -
+                                   set(METHODS))
+    summary = aggregate(records, order)
+    if not summary:
+        print('no records yet: nothing to report')
+        return
+    os.makedirs(out_dir, exist_ok=True)
+    table = markdown(summary, order, iters)
+    with open(osp.join(out_dir, 'table.md'), 'w') as f:
+        f.write(table)
+    write_summary(osp.join(out_dir, 'summary.json'), summary, records,
+                  iters)
+    plot_accuracy_vs_memory(summary,
+                            osp.join(out_dir, 'accuracy_vs_memory.png'))
+    plot_memory_time(summary, osp.join(out_dir, 'memory_time.png'))
+    print(table)
+    print(f'table, summary and plots written to {out_dir}/')
+
+
+if __name__ == '__main__':
+    main()
