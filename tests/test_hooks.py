@@ -16,7 +16,7 @@ from mmengine.runner import Runner, load_checkpoint
 from mmseg.registry import MODELS as SEG_MODELS
 
 from conftest import DET_DEMO, ROOT, SEG_DEMO, run_tool
-from mmdet_e3va.engine.hooks import CheckpointMismatchError
+from mmdet_e3va.engine.hooks import CheckpointMismatchError, EfficiencyHook
 from mmdet_e3va.engine.hooks.checkpoint_match_hook import \
     check_checkpoint_matches
 from mmdet_e3va.models.backbones.swin_checkpoint import (BASE_RECORD_KEY,
@@ -74,7 +74,14 @@ def test_trainable_params_report(trained):
 
 
 def test_efficiency_scalars_are_logged(trained):
-    work_dir, _ = trained
+    work_dir, runner = trained
+    hub = runner.message_hub
+    # 4 iterations: every one timed, the memory profiled on the first only
+    # (memory_interval=10 on CPU).
+    assert len(hub.get_scalar('train/step_time').data[0]) == 4
+    assert len(hub.get_scalar('train/peak_mem_mb').data[0]) == 1
+    with pytest.raises(ValueError, match='memory_interval'):
+        EfficiencyHook(memory_interval=0)
     scalars = [json.loads(line) for line in next(
         work_dir.glob('*/vis_data/scalars.json')).read_text().splitlines()]
     train = [s for s in scalars if 'step_time' in s]
