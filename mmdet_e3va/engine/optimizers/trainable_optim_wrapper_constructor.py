@@ -6,6 +6,8 @@ from mmengine.logging import MMLogger, print_log
 from mmengine.optim import DefaultOptimWrapperConstructor
 from mmengine.registry import OPTIM_WRAPPER_CONSTRUCTORS
 
+from ...utils import unwrap_model
+
 # mmengine 0.10.7's DefaultOptimWrapperConstructor.add_params warns once per
 # frozen parameter: f'{prefix}.{name} is skipped since its requires_grad=False'
 FROZEN_PARAM_WARNING = 'is skipped since its requires_grad=False'
@@ -46,7 +48,7 @@ class TrainableOptimWrapperConstructor(DefaultOptimWrapperConstructor):
     """
 
     def __call__(self, model):
-        module = model.module if hasattr(model, 'module') else model
+        module = unwrap_model(model)
         frozen = [p for p in module.parameters() if not p.requires_grad]
         print_log(
             f'{type(self).__name__}: the optimizer leaves out {len(frozen)} '
