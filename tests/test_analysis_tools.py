@@ -81,10 +81,45 @@ def test_benchmark_tables_json_and_plot(tmp_path):
     assert png.read_bytes()[:8] == b'\x89PNG\r\n\x1a\n'
     assert png.stat().st_size > 10_000
     # Without --methods each config is measured as it is (E3VA here).
-    out = run_tool('analysis/benchmark_efficiency.py', ADE_T, '--img-size',
-                   64, '--batch-size', 2, '--warmup', 0, '--iters', 1,
-                   '--infer-iters', 0, '--out', tmp_path / 'b2.json',
-                   '--cfg-options', *BENCH, cwd=tmp_path)
+    args = ('analysis/benchmark_efficiency.py', ADE_T, '--img-size', 64,
+            '--batch-size', 2, '--warmup', 0, '--iters', 1, '--infer-iters',
+            0, '--out', tmp_path / 'b2.json', '--cfg-options', *BENCH)
+    out = run_tool(*args, cwd=tmp_path)
     assert [line.split('|')[2].strip() for line in out.split('\n\n')[0]
             .splitlines() if line.startswith('| upernet')] == [
                 'Full', 'Frozen', 'E3VA']
+    # Resuming: a recorded measurement is reused where its run settings
+    # match (Frozen), not where they differ (E3VA, recorded with 5 steps).
+    rows = {r['method']: r for r in json.loads(
+        (tmp_path / 'b2.json').read_text())['results']}
+    marked = dict(rows['Frozen'], step_times=[111.0])
+    stale = dict(rows['E3VA'], step_times=[222.0],
+                 run=dict(rows['E3VA']['run'], iters=5))
+    (tmp_path / 'b2.json.partial').write_text(json.dumps(dict(
+        measurements={f'0|{ADE_T}|Frozen': marked,
+                      f'0|{ADE_T}|E3VA': stale})))
+    out = run_tool(*args, cwd=tmp_path)
+    assert out.count('(recorded)') == 1
+    rows = {r['method']: r for r in json.loads(
+        (tmp_path / 'b2.json').read_text())['results']}
+    assert rows['Frozen']['step_times'] == [111.0]
+    assert rows['E3VA']['step_times'] != [222.0]
+    assert not (tmp_path / 'b2.json.partial').exists()
+
+
+def test_benchmark_refuses_bad_methods_and_rounds_up_front(tmp_path):
+    """Errors name the flag before anything is measured."""
+    import subprocess
+    import sys
+    script = str(ROOT / 'tools/analysis/benchmark_efficiency.py')
+    for args, message in (
+            (['--methods', 'E3VA', 'LoRA+bf16'], 'LoRA+bf16'),
+            (['--methods', 'E3VA', 'NoSuchMethod'], "'NoSuchMethod' is not"),
+            (['--rounds', '0'], '--rounds: must be >= 1')):
+        result = subprocess.run(
+            [sys.executable, script, str(ADE_T), '--out',
+             str(tmp_path / 'b.json'), *args],
+            cwd=tmp_path, capture_output=True, text=True, timeout=300)
+        assert result.returncode != 0 and message in result.stderr, args
+        assert 'round 1/' not in result.stderr, args
+    assert not list(tmp_path.iterdir())

@@ -21,7 +21,7 @@ def test_train_resume_test(workspace, config, metric):
     work = workspace / 'work_dirs' / config.stem
     out = run_tool('train.py', config, '--work-dir', work, *SHORT,
                    cwd=workspace)
-    assert 'E3VASwinTransformer: loaded' in out
+    assert 'TunedSwinTransformer: loaded' in out
     assert metric in out  # validation ran at the end of training
     # What tools/demo.sh shows of the log: iteration, loss, ETA; metrics.
     progress = [p for p in map(progress_line, out.splitlines()) if p]

@@ -12,7 +12,8 @@ from mmdet_e3va.models import TunedSwinTransformer
 from mmdet_e3va.models.backbones.tuned_swin import TUNING_PREFIX
 from mmdet_e3va.models.tuning import E3VA_PLUS_ABLATIONS
 from mmdet_e3va.utils import parameter_report
-from test_e3va_backbone import SWIN, TINY, _loss, _saved_bytes
+from test_e3va_backbone import (SWIN, TINY, _loss, _saved_bytes,
+                                check_gradients_reach_only_and_all_trainable)
 
 ABLATIONS = sorted(E3VA_PLUS_ABLATIONS)
 E3VA_OPTIONS = dict(rank=20, dwconv=False, gate=False, tap_input=False,
@@ -113,26 +114,11 @@ def test_gradients_reach_only_and_all_trainable(name, out_indices):
     torch.manual_seed(0)
     _, model = build_pair(dict(TINY, out_indices=out_indices),
                           E3VA_PLUS_ABLATIONS[name])
-    x = torch.randn(2, 3, 64, 64)
-    _loss(model(x)).backward()
-    frozen = [n for n, p in model.named_parameters() if not p.requires_grad]
-    trainable = {n: p for n, p in model.named_parameters() if p.requires_grad}
-    assert frozen and trainable
-    assert all(n.startswith(TUNING_PREFIX) for n in trainable)
-    assert not [n for n in frozen if model.get_parameter(n).grad is not None]
-    for param_name, param in trainable.items():
-        assert param.grad is not None, param_name
-        assert torch.isfinite(param.grad).all(), param_name
     # Zero starts (U2, convs, gates, highway adapters reading a zero
     # highway) hold some gradients at zero for the first steps; after two
     # steps every parameter sees one.
-    optimizer = torch.optim.SGD(trainable.values(), lr=0.1)
-    for _ in range(2):
-        optimizer.step()
-        model.zero_grad()
-        _loss(model(x)).backward()
-    zero = [n for n, p in trainable.items() if not p.grad.abs().sum() > 0]
-    assert not zero
+    check_gradients_reach_only_and_all_trainable(
+        model, torch.randn(2, 3, 64, 64), steps=2)
 
 
 def test_saved_tensors_are_a_small_fraction_of_upstream():
@@ -195,6 +181,24 @@ def test_frozen_dtype_passes_through():
             assert torch.isfinite(param.grad).all(), name
         else:
             assert param.grad is None, name
+
+
+def test_tap_input_keeps_half_precision_taps():
+    """With ``frozen_dtype``, the ``tap_input`` taps (a half branch plus its
+    fp32 LayerNorm-ed input) are kept at half precision too: the same
+    saved-for-backward bytes as without ``tap_input`` (fp32 taps, where the
+    residual stream is fp32, would add about a tenth here)."""
+    tuning = dict(type='E3VAPlus', rank=4, dwconv=False, highway_mix=False,
+                  frozen_dtype='bf16')
+    x = torch.randn(1, 3, 64, 64)
+    plain = _saved_bytes(build(TINY, dict(tuning, tap_input=False)), x)
+    tapped = _saved_bytes(build(TINY, dict(tuning, tap_input=True)), x)
+    assert tapped < 1.02 * plain, (tapped, plain)
+
+
+def test_bad_frozen_dtype_raises_naming_e3va_plus():
+    with pytest.raises(ValueError, match=r'^E3VAPlus\w*: frozen_dtype'):
+        build(TINY, dict(type='E3VAPlus', frozen_dtype='fp8'))
 
 
 def _backbone_report(model):

@@ -3,6 +3,7 @@ precision, trainable parts fp32, outputs close to the fp32 run,
 checkpoints loading across dtypes, tapped activations kept at half
 precision by autograd."""
 import weakref
+from collections import OrderedDict
 
 import pytest
 import torch
@@ -10,6 +11,8 @@ import torch.nn as nn
 from mmdet.models.backbones import SwinTransformer
 
 from mmdet_e3va.models import E3VASwinTransformer, TunedSwinTransformer
+from mmdet_e3va.models.backbones.swin_checkpoint import (BASE_RECORD_KEY,
+                                                        base_record)
 from mmdet_e3va.models.tuning.frozen_precision import HalfSavedUpcasts
 
 TINY = dict(embed_dims=32, depths=(2, 2, 2, 2), num_heads=(1, 2, 4, 8))
@@ -131,3 +134,41 @@ def test_tapped_activation_is_kept_at_half_precision():
 def test_unknown_frozen_dtype_is_rejected():
     with pytest.raises(ValueError, match='frozen_dtype'):
         E3VASwinTransformer(**TINY, frozen_dtype='fp8')
+
+
+@pytest.mark.parametrize('src,dst', [('bf16', None), (None, 'fp16')])
+def test_adapter_only_checkpoints_load_across_dtypes(tmp_path, src, dst):
+    """An adapter-only state dict (trainable keys and the base record, as
+    AdapterCheckpointHook writes it) made on one storage dtype restores on
+    another from the same base file, and is refused on another base."""
+    paths = []
+    for seed in (0, 1):
+        torch.manual_seed(seed)
+        upstream = SwinTransformer(**TINY)
+        upstream.init_weights()
+        paths.append(str(tmp_path / f'base{seed}.pth'))
+        torch.save(upstream.state_dict(), paths[-1])
+
+    def model(frozen_dtype, base):
+        return TunedSwinTransformer(
+            **TINY, tuning=dict(type='E3VA', frozen_dtype=frozen_dtype),
+            init_cfg=dict(type='Pretrained', checkpoint=base))
+
+    trained = model(src, paths[0])
+    trained.init_weights()
+    for p in trained.tuning.parameters():
+        nn.init.normal_(p, std=0.05)
+    state = OrderedDict((n, p.detach().clone())
+                        for n, p in trained.named_parameters()
+                        if p.requires_grad)
+    state._metadata = {'': {BASE_RECORD_KEY: base_record(trained)}}
+
+    restored = model(dst, paths[0])
+    restored.load_state_dict(state)
+    base = torch.load(paths[0], weights_only=True)
+    for name, value in restored.state_dict().items():
+        expected = state[name] if name in state else base.get(name)
+        if expected is not None:
+            assert torch.equal(value, expected.to(value.dtype)), name
+    with pytest.raises(ValueError, match='fingerprint'):
+        model(dst, paths[1]).load_state_dict(state)

@@ -113,7 +113,7 @@ def test_checkpoints_are_adapter_only(trained, workspace):
     # the same record where the backbone's load pre-hook reads it
     assert ckpt['state_dict']._metadata['backbone'][BASE_RECORD_KEY] == dict(
         checkpoint=PRETRAINED, resolved=str(workspace / PRETRAINED),
-        fingerprint=base['base_fingerprint'])
+        fingerprint=base['base_fingerprint'], dtypes={})  # fp32 model
     log = next(work_dir.glob('*/*.log')).read_text()
     assert 'Adapter-only checkpoint' in log and '% of the full checkpoint' in log
 
@@ -225,8 +225,9 @@ def test_mismatching_checkpoints_are_refused(trained, workspace,
 
     with pytest.raises(CheckpointMismatchError,
                        match=r'iter_4\.pth.*another shape.*backbone\.tuning'):
-        check_checkpoint_matches(_seg_model(rank=8), adapter_only,
-                                 'iter_4.pth')
+        check_checkpoint_matches(
+            _seg_model(tuning=dict(type='E3VA', rank=8)), adapter_only,
+            'iter_4.pth')
 
 
 def test_tools_test_refuses_shape_mismatch(trained, workspace):
@@ -234,7 +235,7 @@ def test_tools_test_refuses_shape_mismatch(trained, workspace):
     result = subprocess.run(
         [sys.executable, str(ROOT / 'tools/test.py'), str(SEG_DEMO),
          str(work_dir / 'iter_4.pth'), '--work-dir', str(work_dir / 'rank8'),
-         '--cfg-options', 'model.backbone.rank=8'],
+         '--cfg-options', 'model.backbone.tuning.rank=8'],
         cwd=workspace, capture_output=True, text=True, timeout=600)
     out = result.stdout + result.stderr
     assert result.returncode != 0

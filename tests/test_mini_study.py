@@ -5,13 +5,54 @@ summary and plots), then resumed without running anything again."""
 import json
 
 import numpy as np
+import pytest
 from mmengine.config import Config
 from mmengine.registry import init_default_scope
 
 from conftest import ROOT, run_tool
-from mmdet_e3va.analysis.mini_study import TASKS
-from mmdet_e3va.datasets.study_scenes import (SOURCE_SCENES, TARGET_CLASSES,
-                                              TARGET_SCENES, generate_target)
+from mmdet_e3va.analysis.mini_study import METHODS, TASKS, at_study_width
+from mmdet_e3va.datasets.study_scenes import (SCENES_VERSION, SOURCE_SCENES,
+                                              TARGET_CLASSES, TARGET_SCENES,
+                                              generate_target)
+
+# Per family and SCENES_VERSION, the first three 64-px scenes drawn from
+# default_rng(0): (background, instance classes, mean pixel value). A change
+# to what a renderer draws must bump its SCENES_VERSION (the study's
+# settings hash) and add its row here.
+SCENES_BY_VERSION = dict(
+    source={1: [(5, [4, 0, 5, 6], 117.6), (3, [4], 151.0),
+                (0, [2, 3], 146.3)]},
+    target={1: [(3, [1, 2, 1], 165.3), (1, [2, 2, 2], 113.8),
+                (2, [3, 3, 0], 96.3)]})
+
+
+@pytest.mark.parametrize('name,family', [('source', SOURCE_SCENES),
+                                         ('target', TARGET_SCENES)])
+def test_rendered_scenes_are_those_of_their_version(name, family):
+    rng = np.random.default_rng(0)
+    seen = []
+    for _ in range(3):
+        img, instances, background = family.render(rng, 64)
+        seen.append((background, [c for c, _ in instances],
+                     round(float(img.mean()), 1)))
+    expected = SCENES_BY_VERSION[name][SCENES_VERSION[name]]
+    message = f'the {name} scenes changed: bump SCENES_VERSION ({seen})'
+    for (bg, classes, mean), (bg0, classes0, mean0) in zip(seen, expected):
+        assert (bg, classes) == (bg0, classes0), message
+        assert abs(mean - mean0) <= 0.5, message
+
+
+def test_methods_at_study_width_spell_out_every_argument():
+    lora = at_study_width(dict(type='LoRA', rank=64, alpha=1,
+                               targets=('q', 'v')))
+    assert (lora['rank'], lora['alpha']) == (16, 0.25)  # alpha/rank kept
+    # Defaults are part of the settings (and so of the hash), also those
+    # E3VAPlus passes on to E3VA through **kwargs.
+    plus = METHODS['E3VAPlus']
+    assert plus['rank'] == (5, 5, 5, 10) and plus['highway_mix'] is True
+    assert plus['bottleneck_ratio'] == 0.25 and 'frozen_dtype' in plus
+    assert METHODS['Adapter']['bottleneck_dims'] == 16
+    assert METHODS['Full'] == dict(type='Full')
 
 
 def test_target_scenes_differ_from_source_and_load_upstream(
@@ -59,6 +100,11 @@ def test_quick_study_runs_then_resumes(tmp_path):
         assert 0 <= record['metrics']['mIoU'] <= 100
         assert record['memory_mb'] > 0 and record['step_time_s'] > 0
         assert record['cpu_s_per_iter'] > 0 and record['machine']['hostname']
+        # mmseg's table: the classes in the ground truth or predicted.
+        per_class = record['per_class_iou']
+        assert set(per_class) & set(TARGET_SCENES.classes +
+                                    TARGET_SCENES.backgrounds)
+        assert all(0 <= v <= 100 for v in per_class.values())
     full, e3va = by_method['Full'], by_method['E3VA']
     assert full['params']['backbone_share'] == 1.0
     assert 0 < e3va['params']['backbone_share'] < 0.1
@@ -79,3 +125,19 @@ def test_quick_study_runs_then_resumes(tmp_path):
     other = run_tool('analysis/mini_study.py', *args, '--iters', 3,
                      '--report-only', cwd=ROOT)
     assert '0 recorded' in other and '2 to run' in other
+    # A calibration run: validation every iteration, a learning curve with
+    # the per-class IoU, kept out of the table.
+    run_tool('analysis/mini_study.py', *args, '--methods', 'Full',
+             '--curve', 1, cwd=ROOT)
+    records = json.loads(results.read_text())['records']
+    calibrated = [r for r in records.values() if r.get('curve')]
+    assert len(records) == 3 and len(calibrated) == 1
+    curve = calibrated[0]['curve']
+    assert [p['iter'] for p in curve] == [1, 2]
+    for point in curve:
+        assert 0 <= point['mIoU'] <= 100 and point['per_class_iou']
+    assert (out_dir / 'table.md').read_text() == table
+    assert '| Full | 0 | 0.001 | 2 | 2 |' in (
+        out_dir / 'calibration.md').read_text()
+    png = out_dir / 'calibration_seg.png'
+    assert png.read_bytes()[:4] == b'\x89PNG'

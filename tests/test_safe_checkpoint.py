@@ -1,13 +1,16 @@
 """Checkpoints load with weights_only=True: mmengine's own numpy/HistoryBuffer
 content is allowlisted, anything else is refused with a clear error; damaged
 and truncated files are refused naming the file."""
+import io
+
 import numpy as np
 import pytest
 import torch
 from mmengine.logging import HistoryBuffer, MessageHub
 from mmengine.runner.checkpoint import CheckpointLoader
 
-from mmdet_e3va.utils import CorruptCheckpointError, UnsafeCheckpointError
+from mmdet_e3va.utils import (CorruptCheckpointError, UnsafeCheckpointError,
+                              safe_checkpoint)
 
 
 class Payload:
@@ -97,5 +100,42 @@ def test_legacy_format_loads_weights_only(tmp_path):
                        torch.ones(3))
     torch.save(dict(extra=Payload()), tmp_path / 'old_evil.pth',
                _use_new_zipfile_serialization=False)
-    with pytest.raises(UnsafeCheckpointError, match='Payload'):
+    with pytest.raises(UnsafeCheckpointError,
+                       match=r'old_evil\.pth.*Payload'):
         _load(tmp_path / 'old_evil.pth')
+
+
+def test_garbled_legacy_file_is_damaged_not_unsafe(tmp_path):
+    """torch wraps every weights-only unpickling error as "Weights only
+    load failed"; garbled pickle data is still reported as damage."""
+    path = tmp_path / 'garbled.pth'
+    torch.save(dict(state_dict={'w': torch.ones(3)}), path,
+               _use_new_zipfile_serialization=False)
+    data = bytearray(path.read_bytes())
+    key = data.find(b'state_dict')
+    assert data[key - 5] == ord('X')  # the key's BINUNICODE opcode
+    data[key - 5] = 0xFF  # no pickle opcode
+    path.write_bytes(bytes(data))
+    with pytest.raises(CorruptCheckpointError,
+                       match=r'garbled\.pth is damaged: Unsupported operand'):
+        _load(path)
+
+
+def test_legacy_file_loads_from_object_storage(monkeypatch):
+    """``s3://``/``petrel://`` checkpoints are read into memory; a legacy
+    one loads from there (the integrity check rewinds the buffer)."""
+    buffer = io.BytesIO()
+    torch.save(dict(state_dict={'w': torch.arange(3.)}), buffer,
+               _use_new_zipfile_serialization=False)
+    stored = {'s3://bucket/old.pth': buffer.getvalue()}
+
+    class Backend:
+
+        @staticmethod
+        def get(filepath):
+            return stored[filepath]
+
+    monkeypatch.setattr(safe_checkpoint, 'get_file_backend',
+                        lambda *args, **kwargs: Backend)
+    loaded = _load('s3://bucket/old.pth')
+    assert torch.equal(loaded['state_dict']['w'], torch.arange(3.))

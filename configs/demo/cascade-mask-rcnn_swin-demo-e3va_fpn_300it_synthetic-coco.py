@@ -15,14 +15,14 @@ max_iters = 300
 model = dict(
     backbone=dict(
         _delete_=True,
-        type='E3VASwinTransformer',
+        type='TunedSwinTransformer',
+        tuning=dict(type='E3VA', rank=4),
         embed_dims=32,
         depths=(2, 2, 2, 2),
         num_heads=(1, 2, 4, 8),
         window_size=7,
         drop_path_rate=0.1,
         out_indices=(0, 1, 2, 3),
-        rank=4,
         init_cfg=dict(type='Pretrained', checkpoint=pretrained)),
     neck=dict(in_channels=[32, 64, 128, 256], out_channels=64),
     rpn_head=dict(in_channels=64, feat_channels=64),

@@ -14,13 +14,13 @@ max_iters = 500
 model = dict(
     data_preprocessor=dict(size=crop_size),
     backbone=dict(
-        type='E3VASwinTransformer',
+        type='TunedSwinTransformer',
+        tuning=dict(type='E3VA', rank=4),
         init_cfg=dict(type='Pretrained', checkpoint=pretrained),
         embed_dims=32,
         depths=(2, 2, 2, 2),
         num_heads=(1, 2, 4, 8),
-        drop_path_rate=0.1,
-        rank=4),
+        drop_path_rate=0.1),
     decode_head=dict(in_channels=[32, 64, 128, 256], channels=64),
     auxiliary_head=dict(in_channels=128, channels=32))
 

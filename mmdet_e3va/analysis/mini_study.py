@@ -3,10 +3,13 @@ protocol, settings hashes, durable records, and one run through the real
 ``tools/train.py`` and ``tools/test.py``.
 
 A run is identified by the hash of its settings (task, method and tuning
-dict, seed, iterations, lr, schedule, config file text, target data and
-source pretraining); a results JSON maps hashes to records, so a run whose
-hash is recorded is never repeated and changing any setting makes new runs.
+dict, seed, iterations, lr, schedule, the resolved config, target data and
+source pretraining with the scenes' version); a results JSON maps hashes to
+records, so a run whose hash is recorded is never repeated and changing any
+setting makes new runs.
 """
+import fcntl
+import functools
 import hashlib
 import inspect
 import json
@@ -22,31 +25,52 @@ import sys
 import time
 from importlib.metadata import version
 
+from mmdet_e3va.datasets.study_scenes import SCENES_VERSION
 from mmdet_e3va.models.tuning.e3va_plus import E3VA_PLUS_ABLATIONS
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 STUDY_WIDTH_FACTOR = 0.25  # study Swin width 32 / Swin-B width 128
-_WIDTH_KEYS = ('rank', 'alpha', 'bottleneck_dims')
+_WIDTH_KEYS = ('rank', 'bottleneck_dims')  # integer widths
+_SCALE_KEYS = ('alpha', )  # LoRA's alpha: alpha / rank stays the same
+
+
+def _defaults(cls):
+    """The constructor defaults of a tuning class, following ``**kwargs``
+    into the project's base classes (not into mmengine's)."""
+    defaults = {}
+    for klass in cls.__mro__:
+        if not klass.__module__.startswith('mmdet_e3va'):
+            break
+        if '__init__' not in vars(klass):
+            continue
+        params = inspect.signature(klass.__init__).parameters.values()
+        for p in params:
+            if p.default is not p.empty:
+                defaults.setdefault(p.name, p.default)
+        if all(p.kind is not p.VAR_KEYWORD for p in params):
+            break
+    return defaults
 
 
 def at_study_width(tuning):
-    """``tuning`` with its rank, LoRA alpha and bottleneck dims (given, or
-    the method's defaults, which are set for Swin-B) times
-    :data:`STUDY_WIDTH_FACTOR`: the study Swin is a quarter as wide as
-    Swin-B, so each method keeps its default trainable share."""
+    """``tuning`` with every argument of its method (defaults filled in, so
+    the settings hash changes with them) and its ranks, bottleneck dims and
+    LoRA alpha (set for Swin-B) times :data:`STUDY_WIDTH_FACTOR`: the study
+    Swin is a quarter as wide as Swin-B, so each method keeps its trainable
+    share and LoRA its scale alpha / rank."""
     from mmdet_e3va.registry import TUNINGS
     cls = TUNINGS.get(tuning['type'])
     if cls is None:
         raise KeyError(f"tuning type {tuning['type']!r} is not registered")
-    params = inspect.signature(cls).parameters
-    scaled = dict(tuning)
-    for key in _WIDTH_KEYS:
-        value = tuning.get(key, params[key].default if key in params
-                           else None)
-        if isinstance(value, int):
+    scaled = dict(type=tuning['type'], **_defaults(cls))
+    scaled.update(tuning)
+    for key, value in scaled.items():
+        if key in _SCALE_KEYS and isinstance(value, (int, float)):
+            scaled[key] = value * STUDY_WIDTH_FACTOR
+        elif key in _WIDTH_KEYS and isinstance(value, int):
             scaled[key] = max(1, round(value * STUDY_WIDTH_FACTOR))
-        elif isinstance(value, (tuple, list)):
+        elif key in _WIDTH_KEYS and isinstance(value, (tuple, list)):
             scaled[key] = tuple(max(1, round(v * STUDY_WIDTH_FACTOR))
                                 for v in value)
     return scaled
@@ -112,9 +136,10 @@ TASKS = {
 NOMINAL_S_PER_ITER = dict(seg=0.5, det=1.5, voc=0.8)
 
 # Target scenes (all formats) and source pretraining of the backbone.
-DATA = dict(num_train=1000, num_val=300, size=128, seed=1)
-PRETRAIN = dict(scenes='study_source', iters=300, batch_size=8, size=128,
-                lr=1e-3, seed=0)
+DATA = dict(num_train=1000, num_val=300, size=128, seed=1,
+            version=SCENES_VERSION['target'])
+PRETRAIN = dict(scenes='study_source', iters=1000, batch_size=8, size=128,
+                lr=1e-3, seed=0, version=SCENES_VERSION['source'])
 CHECKPOINT = 'data/pretrained/swin-study_source-pretrain.pth'
 PROTOCOL = (
     'Every method: the same pretrained backbone (a 2-2-6-2 Swin, width 32, '
@@ -127,9 +152,8 @@ PROTOCOL = (
 
 # --quick: a few iterations on a small data set in a temporary root.
 QUICK = dict(methods=('Full', 'E3VA'), seeds=(0, ), iters=2,
-             data=dict(num_train=8, num_val=4, size=64, seed=1),
-             pretrain=dict(scenes='study_source', iters=2, batch_size=2,
-                           size=64, lr=1e-3, seed=0))
+             data=dict(DATA, num_train=8, num_val=4, size=64),
+             pretrain=dict(PRETRAIN, iters=2, batch_size=2, size=64))
 
 
 def settings_hash(settings):
@@ -138,19 +162,28 @@ def settings_hash(settings):
     return hashlib.sha1(text.encode()).hexdigest()[:12]
 
 
+@functools.lru_cache
+def config_digest(path):
+    """12 hex digits of the SHA-1 of the config at ``path`` (relative to
+    the repository) as resolved, its ``_base_`` files included."""
+    from mmengine.config import Config
+    cfg = Config.fromfile(osp.join(ROOT, path))
+    text = json.dumps(cfg.to_dict(), sort_keys=True, default=repr)
+    return hashlib.sha1(text.encode()).hexdigest()[:12]
+
+
 def run_settings(task, method, seed, iters, data, pretrain):
     """Everything that decides a run's result."""
     spec = TASKS[task]
-    with open(osp.join(ROOT, spec['config'])) as f:
-        config_sha = hashlib.sha1(f.read().encode()).hexdigest()[:12]
     return dict(task=task, method=method, tuning=METHODS[method], seed=seed,
                 iters=iters, lr=spec['lr'], schedule=spec['schedule'],
-                config=spec['config'], config_sha=config_sha, data=data,
+                config=spec['config'],
+                config_digest=config_digest(spec['config']), data=data,
                 pretrain=pretrain)
 
 
 def current_records(records, iters, data, pretrain):
-    """The ``records`` made with the current settings (config text, lr,
+    """The ``records`` made with the current settings (resolved config, lr,
     schedule, data, pretraining and ``iters[task]``), any seed; records of
     older settings stay in the file but not in the table."""
     return {
@@ -170,16 +203,19 @@ def load_records(path):
 
 
 def save_record(path, record):
-    """Add ``record`` to the results JSON (atomically: written to a
-    temporary file, then renamed)."""
-    records = load_records(path)
-    records[record['hash']] = record
+    """Add ``record`` to the results JSON: under a lock (studies of other
+    tasks or methods may run beside each other), written to a temporary
+    file, then renamed."""
     os.makedirs(osp.dirname(osp.abspath(path)), exist_ok=True)
-    tmp = path + '.tmp'
-    with open(tmp, 'w') as f:
-        json.dump(dict(protocol=PROTOCOL, records=records), f, indent=1,
-                  sort_keys=True)
-    os.replace(tmp, path)
+    with open(path + '.lock', 'w') as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        records = load_records(path)
+        records[record['hash']] = record
+        tmp = path + '.tmp'
+        with open(tmp, 'w') as f:
+            json.dump(dict(protocol=PROTOCOL, records=records), f, indent=1,
+                      sort_keys=True)
+        os.replace(tmp, path)
 
 
 def _stamped(directory, spec):
@@ -275,15 +311,18 @@ def _schedule(kind, iters):
 def run_config(settings):
     """The text of the run's config: the task config plus the method's
     tuning, seed, schedule and lr; no validation during training (the run
-    is evaluated by tools/test.py)."""
+    is evaluated by tools/test.py) unless the settings ask for a learning
+    ``curve`` (validation every ``curve`` iterations)."""
     iters = settings['iters']
+    every = settings.get('curve') or iters
+    first = every if settings.get('curve') else iters + 1
     lines = [
         f"_base_ = {osp.join(ROOT, settings['config'])!r}",
         'model = dict(backbone=dict(tuning=dict(_delete_=True, '
         f"**{settings['tuning']!r})))",
         f"randomness = dict(seed={settings['seed']})",
-        f'train_cfg = dict(max_iters={iters}, val_interval={iters}, '
-        f'val_begin={iters + 1})',
+        f'train_cfg = dict(max_iters={iters}, val_interval={every}, '
+        f'val_begin={first})',
         f"optim_wrapper = dict(optimizer=dict(lr={settings['lr']!r}))",
         f"param_scheduler = {_schedule(settings['schedule'], iters)!r}",
         'default_hooks = dict(logger=dict(interval='
@@ -315,6 +354,46 @@ def _test_metrics(test_dir, keys):
                     if all(k in entry for k in keys):
                         return entry
     raise FileNotFoundError(f'{test_dir}: no JSON log with {keys}')
+
+
+def per_class_iou(log_text):
+    """The per-class tables mmseg's ``IoUMetric`` printed in ``log_text``,
+    in order: ``{class: IoU}`` of the classes present (IoU not nan)."""
+    tables = []
+    for block in log_text.split('per class results:')[1:]:
+        table, started = {}, False
+        for line in block.splitlines()[1:]:
+            line = line.strip()
+            if line.startswith('+'):
+                continue
+            if not line.startswith('|'):
+                if started:
+                    break
+                continue
+            cells = [c.strip() for c in line.strip('|').split('|')]
+            if cells[0] == 'Class':
+                started = True
+            elif started and cells[1] != 'nan':
+                table[cells[0]] = float(cells[1])
+        tables.append(table)
+    return tables
+
+
+def learning_curve(task, entries, train_log):
+    """``[{'iter', <metric>: value, ('per_class_iou')}]`` of the
+    validations during training, from the scalars and, for seg, the
+    per-class tables of ``train_log``."""
+    metric_spec = TASKS[task]['metrics']
+    points = [
+        dict(iter=e['step'], **{name: e[key] * scale
+                                for name, (key, scale) in metric_spec.items()})
+        for e in entries
+        if all(key in e for key, _ in metric_spec.values())]
+    if task == 'seg':
+        with open(train_log) as f:
+            for point, table in zip(points, per_class_iou(f.read())):
+                point['per_class_iou'] = table
+    return points
 
 
 MEMORY_PREFERENCE = ('cuda_peak_mem_mb', 'saved_for_backward_mb',
@@ -380,7 +459,15 @@ def run_one(root, settings, log=print):
     metric_spec = TASKS[task]['metrics']
     raw = _test_metrics(osp.join(work_dir, 'test'),
                         [k for k, _ in metric_spec.values()])
-    entries = [e for e in _scalars(work_dir) if 'step_time' in e]
+    scalars = _scalars(work_dir)
+    entries = [e for e in scalars if 'step_time' in e]
+    extra = {}
+    if task == 'seg':
+        with open(osp.join(work_dir, 'test.log')) as f:
+            extra['per_class_iou'] = per_class_iou(f.read())[-1]
+    if settings.get('curve'):
+        extra['curve'] = learning_curve(task, scalars,
+                                        osp.join(work_dir, 'train.log'))
     memory, memory_key = _memory(entries)
     steps = [e['step_time'] for e in entries[1:] or entries]
     with open(osp.join(work_dir, 'trainable_params.json')) as f:
@@ -404,4 +491,4 @@ def run_one(root, settings, log=print):
         machine=dict(machine(), loadavg_start=load_start,
                      loadavg_end=os.getloadavg()),
         finished_at=time.strftime('%Y-%m-%d %H:%M:%S UTC', time.gmtime()),
-        work_dir=osp.relpath(work_dir, root))
+        work_dir=osp.relpath(work_dir, root), **extra)

@@ -20,32 +20,58 @@ def _mean_std(values):
                 n=len(values), values=values)
 
 
+def _summarise(runs):
+    """Metrics (mean/std/n/values), parameters, and mean memory and time of
+    one (task, method)'s runs (sorted by seed)."""
+    return dict(
+        seeds=[r['seed'] for r in runs],
+        metrics={name: _mean_std([r['metrics'][name] for r in runs])
+                 for name in runs[0]['metrics']},
+        backbone_trainable=runs[0]['params']['backbone_trainable'],
+        backbone_share=runs[0]['params']['backbone_share'],
+        memory_mb=statistics.mean(r['memory_mb'] for r in runs),
+        memory_key=runs[0]['memory_key'],
+        step_time_s=statistics.mean(r['step_time_s'] for r in runs),
+        cpu_s_per_iter=statistics.mean(r['cpu_s_per_iter'] for r in runs),
+        device=runs[0]['machine']['device'],
+        iters=runs[0]['settings']['iters'])
+
+
+def _check_comparable(task, runs_by_method):
+    """``ValueError`` naming the methods and values unless all of ``task``'s
+    runs measured memory under one key on one device: their memory and
+    time are averaged over seeds and divided by ``Full``'s."""
+    for field, value_of in (('memory_key', lambda r: r['memory_key']),
+                            ('device', lambda r: r['machine']['device'])):
+        found = {method: sorted({value_of(r) for r in runs})
+                 for method, runs in runs_by_method.items()}
+        if len({v for values in found.values() for v in values}) > 1:
+            listing = '; '.join(f"{method}: {', '.join(values)}"
+                                for method, values in found.items())
+            raise ValueError(
+                f'mini-study task {task}: the records differ in {field} '
+                f'({listing}); their memory and time cannot be averaged or '
+                f'compared with Full')
+
+
 def aggregate(records, methods):
     """``{task: {method: summary}}`` for the ``methods`` (in order) that
     have records; each summary holds mean/std/n/values of every metric and
-    the means of parameters, memory and time, and ratios to ``Full``."""
+    the means of parameters, memory and time, and ratios to ``Full``.
+    Raises ``ValueError`` when a task's records differ in memory key or
+    device."""
     summary = {}
     for task in TASKS:
-        rows = {}
+        runs_by_method = {}
         for method in methods:
             runs = sorted((r for r in records.values()
                            if r['task'] == task and r['method'] == method),
                           key=lambda r: r['seed'])
-            if not runs:
-                continue
-            rows[method] = dict(
-                seeds=[r['seed'] for r in runs],
-                metrics={name: _mean_std([r['metrics'][name] for r in runs])
-                         for name in runs[0]['metrics']},
-                backbone_trainable=runs[0]['params']['backbone_trainable'],
-                backbone_share=runs[0]['params']['backbone_share'],
-                memory_mb=statistics.mean(r['memory_mb'] for r in runs),
-                memory_key=runs[0]['memory_key'],
-                step_time_s=statistics.mean(r['step_time_s'] for r in runs),
-                cpu_s_per_iter=statistics.mean(r['cpu_s_per_iter']
-                                               for r in runs),
-                device=runs[0]['machine']['device'],
-                iters=runs[0]['settings']['iters'])
+            if runs:
+                runs_by_method[method] = runs
+        _check_comparable(task, runs_by_method)
+        rows = {method: _summarise(runs)
+                for method, runs in runs_by_method.items()}
         full = rows.get('Full')
         for row in rows.values():
             for key in ('memory_mb', 'step_time_s', 'cpu_s_per_iter'):
@@ -187,8 +213,8 @@ def plot_memory_time(summary, path):
                            (axes[1], 'step_time_s_vs_full',
                             'time per step / full fine-tuning')):
         for i, task in enumerate(tasks):
-            values = [summary[task][m][key] if m in summary[task] else 0
-                      for m in methods]
+            values = [summary[task][m][key] if m in summary[task]
+                      else float('nan') for m in methods]
             ax.bar(x + (i - (len(tasks) - 1) / 2) * width, values, width,
                    label=task)
         ax.axhline(1.0, color='black', lw=0.8)

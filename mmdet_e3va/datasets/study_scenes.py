@@ -23,6 +23,11 @@ import numpy as np
 
 from .synthetic_scenes import SceneFamily, generate
 
+# Versions of what the renderers draw, part of the mini-study's settings
+# hash (source: its pretraining; target: its fine-tuning data): bump one
+# with any change to its renderer (a test pins the scenes of each version).
+SCENES_VERSION = dict(source=1, target=1)
+
 SOURCE_CLASSES = ('ball', 'box', 'tent', 'plate', 'signboard', 'clock',
                   'vase', 'flag')
 SOURCE_BACKGROUNDS = ('wall', 'ceiling', 'floor', 'sky', 'rug', 'building')

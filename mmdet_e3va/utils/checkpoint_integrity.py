@@ -12,17 +12,16 @@ class CorruptCheckpointError(ValueError):
 
 def verify_checkpoint_integrity(file, name):
     """Check every record CRC-32 of the torch zip checkpoint ``file`` (a path
-    or a seekable binary file object); raise :class:`CorruptCheckpointError`
-    naming ``name`` on a damaged or truncated file.
-
-    Returns ``False`` for a legacy (pre-zip, torch < 1.6) checkpoint, which
-    carries no checksums, ``True`` once a zip checkpoint is verified."""
+    or a seekable binary file object, left at its starting offset); raise
+    :class:`CorruptCheckpointError` naming ``name`` on a damaged or truncated
+    file. A legacy (pre-zip, torch < 1.6) checkpoint carries no checksums
+    and passes unchecked."""
     opened = isinstance(file, (str, bytes)) or hasattr(file, '__fspath__')
     handle = open(file, 'rb') if opened else file
+    start = handle.tell()
     try:
-        start = handle.tell()
         if handle.read(len(ZIP_MAGIC)) != ZIP_MAGIC:
-            return False
+            return
         handle.seek(start)
         try:
             with zipfile.ZipFile(handle) as archive:
@@ -31,13 +30,11 @@ def verify_checkpoint_integrity(file, name):
             raise CorruptCheckpointError(
                 f'Checkpoint {name} is damaged or truncated (unreadable zip '
                 f'structure: {err})') from err
-        finally:
-            handle.seek(start)
         if bad is not None:
             raise CorruptCheckpointError(
                 f'Checkpoint {name} is damaged: record {bad} fails its CRC-32 '
                 f'check')
-        return True
     finally:
+        handle.seek(start)
         if opened:
             handle.close()

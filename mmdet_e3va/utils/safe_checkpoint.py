@@ -46,6 +46,13 @@ class UnsafeCheckpointError(pickle.UnpicklingError):
     """A checkpoint holds a pickled object outside the allowlist."""
 
 
+# torch's weights-only unpickler refusing a pickled global (torch re-wraps
+# every weights-only UnpicklingError, damaged data included, with "Weights
+# only load failed"; only these wordings name a refused object).
+REFUSED_GLOBAL = re.compile(
+    r'GLOBAL (\S+) (?:was not an allowed global|whose module \S+ is blocked)')
+
+
 def mmengine_checkpoint_globals():
     """The numpy/mmengine types mmengine writes into checkpoints."""
     dtypes = (np.bool_, np.int8, np.int16, np.int32, np.int64, np.uint8,
@@ -78,16 +85,15 @@ def safe_torch_load(file, name, map_location=None):
         return torch.load(file, map_location=map_location, weights_only=True)
     except pickle.UnpicklingError as err:
         message = str(err)
-        if 'Weights only load failed' not in message:  # not the allowlist
+        refused = REFUSED_GLOBAL.search(message)
+        if refused is None:  # damaged pickle data
+            detail = (message.split('WeightsUnpickler error:')[-1].strip()
+                      .partition('\n')[0])
             raise CorruptCheckpointError(
-                f'Checkpoint {name} is damaged: {message}') from err
-        found = re.search(r'GLOBAL (\S+)', message)
-        culprit = (found.group(1).rstrip('.,') if found else
-                   message.split('WeightsUnpickler error:')[-1].strip()
-                   .splitlines()[0])
+                f'Checkpoint {name} is damaged: {detail}') from err
         raise UnsafeCheckpointError(
             f'Refusing to load checkpoint {name}: it holds a pickled object '
-            f'({culprit}) outside the weights-only allowlist of '
+            f'({refused.group(1)}) outside the weights-only allowlist of '
             f'mmdet_e3va.utils.safe_checkpoint') from err
     except EOFError as err:
         raise CorruptCheckpointError(
@@ -116,7 +122,7 @@ def download_checkpoint(url):
 
 
 def load_from_http(url, map_location=None):
-    """An ``http(s)://`` checkpoint, downloaded by local rank 0 first."""
+    """An ``http(s)://`` checkpoint, downloaded by (global) rank 0 first."""
     rank, world_size = get_dist_info()
     if rank == 0:
         cached = download_checkpoint(url)

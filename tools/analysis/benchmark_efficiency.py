@@ -38,8 +38,11 @@ as the references: figures are also given as ratios to full fine-tuning,
 and memory and time as a saving efficiency ``(full - method) / (full -
 frozen)``. Prints markdown tables; writes the JSON to ``--out`` and the
 stacked-bar PNG of the memory breakdown next to it (``*_memory.png``).
-Every measurement is also saved at once to ``--out`` + ``.partial``: run
-again with the same arguments, an interrupted benchmark resumes there.
+Every measurement is also saved at once, with its run's settings, to
+``--out`` + ``.partial``: run again, and every measurement whose settings
+match (config, method, sizes, steps, device, precision) is reused, so an
+interrupted benchmark resumes there, also with other ``--methods`` or
+``--rounds``.
 """
 import argparse
 import json
@@ -56,10 +59,22 @@ from mmengine.config import DictAction
 from mmdet_e3va.analysis import (build_model, load_config, measure_inference,
                                  measure_training, random_batch, tuning_name)
 from mmdet_e3va.analysis.memory_plot import plot_memory_breakdown
+from mmdet_e3va.models.tuning import E3VATuning
+from mmdet_e3va.registry import TUNINGS
 
 MB = 2**20
 SUFFIXES = ('cp', 'amp', 'bf16', 'fp16')
 REFERENCES = ('Full', 'Frozen')
+
+
+def at_least(minimum):
+    """argparse type: an int of at least ``minimum``."""
+    def parse(text):
+        value = int(text)
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f'must be >= {minimum}')
+        return value
+    return parse
 
 
 def parse_args():
@@ -75,14 +90,14 @@ def parse_args():
     parser.add_argument('--device', default='cpu', choices=['cpu', 'cuda'])
     parser.add_argument('--amp', action='store_true',
                         help='mixed precision for every method')
-    parser.add_argument('--batch-size', type=int, default=2)
+    parser.add_argument('--batch-size', type=at_least(1), default=2)
     parser.add_argument('--img-size', type=int, nargs='+', default=[384],
                         help='S (square) or H W')
     parser.add_argument('--warmup', type=int, default=1)
     parser.add_argument('--iters', type=int, default=3,
                         help='timed steps (0: memory only, the warm-up on '
                         '128x128 images)')
-    parser.add_argument('--rounds', type=int, default=1)
+    parser.add_argument('--rounds', type=at_least(1), default=1)
     parser.add_argument('--infer-size', type=int, nargs='+',
                         help='S or H W of the inference image (default: '
                         '--img-size)')
@@ -104,12 +119,22 @@ def parse_args():
 
 
 def parse_method(method):
-    """``'Full+cp+amp'`` -> ``('Full', {'cp', 'amp'})``."""
+    """``'Full+cp+amp'`` -> ``('Full', {'cp', 'amp'})``; ``+bf16`` /
+    ``+fp16`` (``frozen_dtype``) only for E3VA and its variants."""
     name, *suffixes = method.split('+')
     unknown = set(suffixes) - set(SUFFIXES)
     if unknown or {'bf16', 'fp16'} <= set(suffixes):
         raise SystemExit(f'--methods {method}: suffixes must be among '
                          f'{SUFFIXES} (one of bf16/fp16)')
+    tuning = TUNINGS.get(name)
+    if tuning is None:
+        known = ', '.join(sorted(TUNINGS.module_dict))
+        raise SystemExit(f'--methods {method}: {name!r} is not a registered '
+                         f'tuning method ({known})')
+    if ({'bf16', 'fp16'} & set(suffixes)
+            and not issubclass(tuning, E3VATuning)):
+        raise SystemExit(f'--methods {method}: +bf16/+fp16 set '
+                         f'frozen_dtype, an option of E3VA and E3VAPlus')
     return name, set(suffixes)
 
 
@@ -125,9 +150,6 @@ def method_config(spec):
     if 'cp' in suffixes:
         backbone.with_cp = True
     for dtype in {'bf16', 'fp16'} & suffixes:
-        if name != 'E3VA':
-            raise SystemExit(f'--methods {spec["method"]}: +{dtype} '
-                             f'(frozen_dtype) is an E3VA option')
         if backbone.type == 'E3VASwinTransformer':
             backbone.frozen_dtype = dtype
         else:
@@ -295,8 +317,11 @@ def collect(spec, measured):
         row[f'{prefix}seconds_per_iter'] = (statistics.median(times)
                                             if times else None)
         row[f'{prefix}step_time_spread'] = spread(times) if times else None
-    for key in ('training_memory_bytes', 'peak_rss_bytes'):
-        row[key] = max(m[key] for m in measured)
+    # The highest peak of the rounds, with its own breakdown.
+    peak = max(measured, key=lambda m: m['training_memory_bytes'])
+    row.update(training_memory_bytes=peak['training_memory_bytes'],
+               memory_breakdown=peak['memory_breakdown'],
+               peak_rss_bytes=max(m['peak_rss_bytes'] for m in measured))
     return row
 
 
@@ -328,24 +353,24 @@ def main():
     done = {}
     if osp.exists(partial_path):
         with open(partial_path) as f:
-            partial = json.load(f)
-        if partial['settings'] == settings:
-            done = partial['measurements']
-            print(f'resuming: {len(done)} measurements from {partial_path}',
-                  file=sys.stderr)
+            done = json.load(f)['measurements']
+        print(f'{partial_path}: {len(done)} earlier measurements, reused '
+              'where their run settings match', file=sys.stderr)
     os.makedirs(osp.dirname(osp.abspath(args.out)), exist_ok=True)
     results = [[] for _ in runs]
     for round_index in range(args.rounds):
         for spec, measured in zip(runs, results):
             key = f'{round_index}|{spec["config"]}|{spec["method"]}'
+            # Inference once, in the first round.
+            run = dict(spec, infer_iters=spec['infer_iters']
+                       if round_index == 0 else 0)
+            reused = done.get(key, {}).get('run') == run
             print(f'round {round_index + 1}/{args.rounds}: '
-                  f'{osp.basename(spec["config"])} with {spec["method"]}',
-                  file=sys.stderr, flush=True)
-            if key not in done:
-                # Inference once, in the first round.
-                done[key] = measure(
-                    dict(spec, infer_iters=spec['infer_iters']
-                         if round_index == 0 else 0))
+                  f'{osp.basename(spec["config"])} with {spec["method"]}'
+                  f'{" (recorded)" if reused else ""}', file=sys.stderr,
+                  flush=True)
+            if not reused:
+                done[key] = dict(measure(run), run=run)
                 with open(partial_path, 'w') as f:
                     json.dump(dict(settings=settings, measurements=done), f)
             measured.append(done[key])

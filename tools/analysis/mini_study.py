@@ -28,6 +28,7 @@ from mmdet_e3va.analysis.mini_study import (DATA, METHODS, PAPER_METHODS,
                                             prepare_pretrained, run_one,
                                             run_settings, save_record,
                                             set_threads, settings_hash)
+from mmdet_e3va.analysis import mini_study_calibration as calibration
 from mmdet_e3va.analysis.mini_study_report import (aggregate, markdown,
                                                    plot_accuracy_vs_memory,
                                                    plot_memory_time,
@@ -36,6 +37,14 @@ from mmdet_e3va.analysis.mini_study_report import (aggregate, markdown,
 # Seeds per method unless --seeds: three for the methods the issue names,
 # one for the others.
 DEFAULT_SEEDS = {m: (0, 1, 2) for m in ('Full', 'Frozen', 'LoRA', 'E3VA')}
+
+
+def positive_int(text):
+    """argparse type: an integer of at least 1."""
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f'must be at least 1, got {value}')
+    return value
 
 
 def build_parser():
@@ -48,7 +57,7 @@ def build_parser():
     parser.add_argument('--seeds', nargs='+', type=int,
                         help='seeds for every method (default: 0 1 2 for '
                         'Full, Frozen, LoRA and E3VA, 0 for the others)')
-    parser.add_argument('--iters', type=int,
+    parser.add_argument('--iters', type=positive_int,
                         help='training iterations (default: per task)')
     parser.add_argument('--results', default='docs/study/results.json',
                         help='results JSON (records), relative to the repo')
@@ -61,6 +70,10 @@ def build_parser():
     parser.add_argument('--threads', type=int,
                         help='OpenMP/torch threads of each run (default: '
                         'torch\'s); 1 is much faster on a shared machine')
+    parser.add_argument('--curve', type=positive_int, metavar='N',
+                        help='calibration: validate every N iterations and '
+                        'record the learning curve (calibration.md and '
+                        'calibration_<task>.png; kept out of the table)')
     parser.add_argument('--report-only', action='store_true',
                         help='only rebuild the table and plots')
     return parser
@@ -96,6 +109,8 @@ def main():
     runs = [run_settings(t, m, s, iters[t], data, pretrain)
             for t in tasks for s in sorted(set().union(*seeds.values()))
             for m in methods if s in seeds[m]]
+    if args.curve:
+        runs = [dict(r, curve=args.curve) for r in runs]
     records = load_records(results)
     todo = [s for s in runs if settings_hash(s) not in records]
     print(f'mini-study: {len(runs)} runs selected, {len(runs) - len(todo)} '
@@ -116,6 +131,20 @@ def main():
         print(f'{len(records) - len(current)} records of other settings '
               'left out of the table')
     report(current, out_dir, iters)
+    report_calibration(records, out_dir)
+
+
+def report_calibration(records, out_dir):
+    records = calibration.curve_records(records)
+    if not records:
+        return
+    table = calibration.markdown(records)
+    with open(osp.join(out_dir, 'calibration.md'), 'w') as f:
+        f.write(table)
+    paths = calibration.plot(records, out_dir)
+    print(table)
+    print(f"calibration written to {out_dir}/calibration.md, "
+          f"{', '.join(osp.basename(p) for p in paths)}")
 
 
 def run_all(root, results, todo):

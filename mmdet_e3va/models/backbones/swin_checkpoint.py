@@ -109,13 +109,17 @@ def resolve_checkpoint_path(path):
 
 def base_record(backbone):
     """The record of the frozen weights ``backbone`` holds now: its base
-    checkpoint (as given in ``init_cfg`` and resolved) and fingerprint."""
+    checkpoint (as given in ``init_cfg`` and resolved), fingerprint, and
+    the storage dtype of each frozen tensor not in fp32 (``frozen_dtype``
+    models), so that a model of another storage dtype can check it."""
     given = backbone.init_cfg['checkpoint']
+    frozen = [(n, p) for n, p in backbone.named_parameters()
+              if not p.requires_grad]
     return dict(
         checkpoint=given, resolved=resolve_checkpoint_path(given),
-        fingerprint=frozen_fingerprint(
-            (n, p) for n, p in backbone.named_parameters()
-            if not p.requires_grad))
+        fingerprint=frozen_fingerprint(frozen),
+        dtypes={n: str(p.dtype).replace('torch.', '') for n, p in frozen
+                if p.dtype != torch.float32})
 
 
 def check_base_fingerprint(backbone, frozen_state, recorded):
@@ -140,10 +144,13 @@ def check_base_fingerprint(backbone, frozen_state, recorded):
             f'{type(backbone).__name__}: the adapter-only checkpoint records '
             f'no base fingerprint; cannot check that {current} is its base')
         return
-    params = dict(backbone.named_parameters())
+    # The base's values in the dtypes the fingerprinted model stored them
+    # in (records without ``dtypes`` predate frozen_dtype: this model's).
+    dtypes = recorded.get('dtypes')
     fingerprint = frozen_fingerprint(
-        (n, frozen_state[n].to(p.dtype)) for n, p in params.items()
-        if not p.requires_grad)
+        (n, frozen_state[n].to(p.dtype if dtypes is None else getattr(
+            torch, dtypes.get(n, 'float32'))))
+        for n, p in backbone.named_parameters() if not p.requires_grad)
     if fingerprint == recorded['fingerprint']:
         return
     message = (

@@ -55,12 +55,13 @@ class E3VATuning(BaseTuning):
                  act_cfg=dict(type='GELU'), frozen_train_mode=False,
                  frozen_dtype=None):
         super().__init__()
-        self.frozen_dtype = parse_frozen_dtype(frozen_dtype, 'E3VA')
+        owner = type(self).__name__
+        self.frozen_dtype = parse_frozen_dtype(frozen_dtype, owner)
         if not isinstance(rank, int) or rank <= 0:
             raise ValueError(
-                f'E3VA: rank must be a positive integer, got {rank!r}')
+                f'{owner}: rank must be a positive integer, got {rank!r}')
         if not 0 < bottleneck_ratio <= 1:
-            raise ValueError(f'E3VA: bottleneck_ratio must be in (0, 1], '
+            raise ValueError(f'{owner}: bottleneck_ratio must be in (0, 1], '
                              f'got {bottleneck_ratio!r}')
         self.rank = rank
         self.bottleneck_ratio = bottleneck_ratio

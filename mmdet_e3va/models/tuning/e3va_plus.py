@@ -79,7 +79,11 @@ class E3VAPlusTuning(E3VATuning):
             self.gate)
 
     def _tap(self, branch, branch_input):
-        return branch + branch_input if self.tap_input else branch
+        if not self.tap_input:
+            return branch
+        # In the branch's dtype: under a half frozen_dtype the LayerNorm-ed
+        # input is fp32, and autograd would keep an fp32 tap.
+        return (branch + branch_input).to(branch.dtype)
 
     def _update_highway(self, highway, adapters, taps, hw_shape):
         highway = (highway + adapters['attn'](taps[0], hw_shape) +

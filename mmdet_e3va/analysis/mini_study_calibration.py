@@ -1,0 +1,92 @@
+"""The mini-study's calibration: learning curves of runs made with
+``--curve N`` (validation every N iterations), to choose a schedule long
+enough for the target objects to be learnt, before the study runs every
+method. Such runs are recorded like the others (their settings include the
+curve, so they stay out of the study's table)."""
+import os.path as osp
+
+from mmdet_e3va.datasets.study_scenes import (TARGET_BACKGROUNDS,
+                                              TARGET_CLASSES)
+
+
+def curve_records(records):
+    """The records of ``records`` (hash -> record) that have a curve, by
+    task, method, seed and length."""
+    return sorted((r for r in records.values() if r.get('curve')),
+                  key=lambda r: (r['task'], r['method'], r['seed'],
+                                 r['settings']['iters']))
+
+
+def _mean_iou(table, classes):
+    values = [table[c] for c in classes if c in table]
+    return sum(values) / len(values) if values else float('nan')
+
+
+def _rows(record):
+    """One row per validation: iteration, metrics and, for seg, the mean
+    IoU of the target objects and of the backgrounds."""
+    for point in record['curve']:
+        cells = {k: v for k, v in point.items()
+                 if k not in ('iter', 'per_class_iou')}
+        if 'per_class_iou' in point:
+            table = point['per_class_iou']
+            cells['objects IoU'] = _mean_iou(table, TARGET_CLASSES)
+            cells['backgrounds IoU'] = _mean_iou(table, TARGET_BACKGROUNDS)
+        yield point['iter'], cells
+
+
+def markdown(records):
+    """A table per task: method, seed, lr, length, then one row per
+    validation."""
+    lines = ['# Mini-study calibration (learning curves)', '']
+    for task in sorted({r['task'] for r in records}):
+        task_records = [r for r in records if r['task'] == task]
+        names = list(dict.fromkeys(
+            k for r in task_records for _, cells in _rows(r) for k in cells))
+        lines += [f'## {task}', '',
+                  '| method | seed | lr | of iters | iter | ' +
+                  ' | '.join(names) + ' |',
+                  '|---|---:|---:|---:|---:|' + '---:|' * len(names)]
+        for r in task_records:
+            for it, cells in _rows(r):
+                lines.append(
+                    f"| {r['method']} | {r['seed']} | "
+                    f"{r['settings']['lr']:g} | {r['settings']['iters']} | "
+                    f'{it} | ' + ' | '.join(
+                        f'{cells[n]:.1f}' if n in cells else '-'
+                        for n in names) + ' |')
+        lines.append('')
+    return '\n'.join(lines)
+
+
+def plot(records, out_dir):
+    """``calibration_<task>.png`` per task: each metric (and for seg the
+    objects' and backgrounds' IoU) against the iteration, a line per run.
+    Returns the paths written."""
+    import matplotlib
+    matplotlib.use('Agg')
+    import matplotlib.pyplot as plt
+    paths = []
+    for task in sorted({r['task'] for r in records}):
+        task_records = [r for r in records if r['task'] == task]
+        names = list(dict.fromkeys(
+            k for r in task_records for _, cells in _rows(r) for k in cells))
+        fig, axes = plt.subplots(1, len(names), squeeze=False,
+                                 figsize=(4.2 * len(names), 3.6))
+        for ax, name in zip(axes[0], names):
+            for r in task_records:
+                points = [(it, cells[name]) for it, cells in _rows(r)
+                          if name in cells]
+                ax.plot(*zip(*points), marker='o',
+                        label=f"{r['method']} seed {r['seed']}, "
+                        f"lr {r['settings']['lr']:g}")
+            ax.set(title=f'{task}: {name}', xlabel='iteration',
+                   ylabel=name, ylim=(0, 100))
+            ax.grid(alpha=0.3)
+        axes[0][0].legend(fontsize=8)
+        fig.tight_layout()
+        path = osp.join(out_dir, f'calibration_{task}.png')
+        fig.savefig(path, dpi=110)
+        plt.close(fig)
+        paths.append(path)
+    return paths

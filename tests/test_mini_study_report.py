@@ -1,0 +1,109 @@
+"""The mini-study report on hand-built records shaped like ``run_one``'s:
+memory and time averaged over seeds and compared with Full only across
+comparable records, methods without a record drawn as gaps; the study
+tool's ``--iters`` checked."""
+import importlib.util
+import math
+
+import matplotlib.axes
+import pytest
+
+from conftest import ROOT
+from mmdet_e3va.analysis.mini_study import TASKS
+from mmdet_e3va.analysis.mini_study_report import aggregate, plot_memory_time
+
+
+def record(task, method, seed, memory_mb, step_time_s,
+           memory_key='peak_mem_mb', device='cpu (2 cores)'):
+    """A record with the layout ``run_one`` writes (values made up)."""
+    return dict(
+        hash=f'{task}-{method}-{seed}', task=task, method=method, seed=seed,
+        settings=dict(task=task, method=method, seed=seed, iters=10),
+        metrics={name: 20.0 + seed for name in TASKS[task]['metrics']},
+        raw_metrics={},
+        params=dict(backbone_trainable=1000, backbone_total=100000,
+                    backbone_share=0.01, all_trainable=2000,
+                    all_total=200000),
+        memory_mb=memory_mb, memory_key=memory_key,
+        memory_all_mb={memory_key: memory_mb}, step_time_s=step_time_s,
+        train_cpu_s=20 * step_time_s, cpu_s_per_iter=2 * step_time_s,
+        train_wall_s=10 * step_time_s, test_wall_s=1.0,
+        machine=dict(hostname='host', device=device),
+        finished_at='2024-01-01 00:00:00 UTC',
+        work_dir=f'runs/{task}/{method}_seed{seed}')
+
+
+def by_hash(*records):
+    return {r['hash']: r for r in records}
+
+
+def test_memory_and_time_are_averaged_and_compared_with_full():
+    records = by_hash(record('seg', 'Full', 0, 100.0, 1.0),
+                      record('seg', 'Full', 1, 300.0, 3.0),
+                      record('seg', 'E3VA', 0, 50.0, 0.5))
+    rows = aggregate(records, ['Full', 'E3VA'])['seg']
+    assert rows['Full']['seeds'] == [0, 1]
+    assert rows['Full']['memory_mb'] == 200.0
+    assert rows['E3VA']['memory_mb_vs_full'] == 0.25
+    assert rows['E3VA']['step_time_s_vs_full'] == 0.25
+    assert rows['E3VA']['memory_key'] == 'peak_mem_mb'
+
+
+@pytest.mark.parametrize('odd, named', [
+    (dict(method='E3VA', seed=0, memory_key='rss_mb'),
+     ['memory_key', 'E3VA', 'rss_mb', 'Full', 'peak_mem_mb']),
+    (dict(method='Full', seed=1, device='NVIDIA H100'),
+     ['device', 'Full', 'NVIDIA H100', 'cpu (2 cores)']),
+])
+def test_incomparable_records_are_refused_naming_them(odd, named):
+    """Across methods (a ratio to Full) or across seeds (a mean)."""
+    odd_record = record('seg', memory_mb=80.0, step_time_s=0.8, **odd)
+    records = by_hash(record('seg', 'Full', 0, 100.0, 1.0),
+                      record('seg', 'E3VA', 1, 50.0, 0.5), odd_record)
+    with pytest.raises(ValueError, match='task seg') as err:
+        aggregate(records, ['Full', 'E3VA'])
+    for text in named:
+        assert text in str(err.value), text
+
+
+def test_method_without_a_record_is_a_gap_not_a_zero_bar(
+        tmp_path, monkeypatch):
+    records = by_hash(record('seg', 'Full', 0, 100.0, 1.0),
+                      record('seg', 'E3VA', 0, 25.0, 0.5),
+                      record('voc', 'Full', 0, 200.0, 2.0))
+    bars = []
+    draw_bars = matplotlib.axes.Axes.bar
+
+    def recording_bar(self, x, height, *args, **kwargs):
+        bars.append((kwargs['label'], list(height)))
+        return draw_bars(self, x, height, *args, **kwargs)
+
+    monkeypatch.setattr(matplotlib.axes.Axes, 'bar', recording_bar)
+    path = tmp_path / 'memory_time.png'
+    plot_memory_time(aggregate(records, ['Full', 'E3VA']), path)
+    assert path.stat().st_size > 0
+    memory = dict(bars[:2])  # the memory panel: one bar series per task
+    assert memory['seg'] == [1.0, 0.25]
+    assert memory['voc'][0] == 1.0 and math.isnan(memory['voc'][1])
+
+
+def build_tool_parser():
+    spec = importlib.util.spec_from_file_location(
+        'mini_study_tool', ROOT / 'tools/analysis/mini_study.py')
+    tool = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(tool)
+    return tool.build_parser()
+
+
+def test_iters_option():
+    parser = build_tool_parser()
+    assert parser.parse_args([]).iters is None
+    assert parser.parse_args(['--iters', '3']).iters == 3
+
+
+@pytest.mark.parametrize('value', ['0', '-2'])
+def test_iters_below_one_is_rejected(value, capsys):
+    with pytest.raises(SystemExit):
+        build_tool_parser().parse_args(['--iters', value])
+    error = capsys.readouterr().err
+    assert '--iters' in error and 'at least 1' in error, error
