@@ -110,10 +110,11 @@ def test_checkpoints_are_adapter_only(trained, workspace):
     frozen = [(n, p) for n, p in backbone.named_parameters()
               if not p.requires_grad]
     assert base['base_fingerprint'] == frozen_fingerprint(frozen)
-    # the same record where the backbone's load pre-hook reads it
+    # the same record where the backbone's load pre-hook reads it (an fp32
+    # model: no frozen tensor stored in another dtype)
     assert ckpt['state_dict']._metadata['backbone'][BASE_RECORD_KEY] == dict(
         checkpoint=PRETRAINED, resolved=str(workspace / PRETRAINED),
-        fingerprint=base['base_fingerprint'], dtypes={})  # fp32 model
+        fingerprint=base['base_fingerprint'], dtypes={})
     log = next(work_dir.glob('*/*.log')).read_text()
     assert 'Adapter-only checkpoint' in log and '% of the full checkpoint' in log
 
