@@ -126,3 +126,31 @@ def test_deeper_checkpoint_needs_allow_truncation(tmp_path):
 def test_unknown_tuning_type_is_named():
     with pytest.raises(KeyError, match=r"'NoSuchMethod'.*E3VA"):
         TunedSwinTransformer(**TINY, tuning=dict(type='NoSuchMethod'))
+
+
+def test_frozen_backbone_adapter_only_checkpoint_restores_its_base(
+        tmp_path, upstream):
+    """A Frozen backbone has no trainable parameter, so its adapter-only
+    checkpoint (AdapterCheckpointHook) holds no backbone key at all: the
+    base record alone must bring the frozen weights back from init_cfg,
+    not leave the freshly built (random) ones."""
+    from collections import OrderedDict
+
+    from mmdet_e3va.models.backbones.swin_checkpoint import (BASE_RECORD_KEY,
+                                                             base_record)
+    path = tmp_path / 'base.pth'
+    torch.save(upstream.state_dict(), path)
+
+    def frozen():
+        return TunedSwinTransformer(
+            **TINY, tuning=dict(type='Frozen'),
+            init_cfg=dict(type='Pretrained', checkpoint=str(path)))
+
+    trained = frozen()
+    trained.init_weights()
+    state = OrderedDict()
+    state._metadata = {'': {BASE_RECORD_KEY: base_record(trained)}}
+    restored = frozen()  # built, not initialised: as in tools/test.py
+    restored.load_state_dict(state)
+    for key, value in upstream.state_dict().items():
+        assert torch.equal(restored.state_dict()[key], value), key

@@ -134,8 +134,12 @@ class TunedSwinTransformer(SwinTransformer):
         buffers."""
         trainable = [n for n, p in self.named_parameters() if p.requires_grad]
         frozen = [n for n, p in self.named_parameters() if not p.requires_grad]
+        # Adapter-only: recorded by AdapterCheckpointHook, or trainable keys
+        # without frozen ones (a Frozen backbone's file has no backbone key).
+        recorded = local_metadata.get(BASE_RECORD_KEY)
         if (not frozen or any(prefix + n in state_dict for n in frozen)
-                or not any(prefix + n in state_dict for n in trainable)):
+                or not (recorded is not None or any(
+                    prefix + n in state_dict for n in trainable))):
             return
         if not (self.init_cfg or {}).get('checkpoint'):
             raise KeyError(
@@ -144,7 +148,7 @@ class TunedSwinTransformer(SwinTransformer):
                 f'base checkpoint to restore them from')
         base = {k: v for k, v in self._pretrained_swin_state().items()
                 if k in frozen}
-        check_base_fingerprint(self, base, local_metadata.get(BASE_RECORD_KEY))
+        check_base_fingerprint(self, base, recorded)
         for name, buffer in self.named_buffers():
             base.setdefault(name, buffer)
         for key, value in base.items():
