@@ -115,7 +115,7 @@ def test_benchmark_refuses_bad_methods_and_rounds_up_front(tmp_path):
     for args, message in (
             (['--methods', 'E3VA', 'LoRA+bf16'], 'LoRA+bf16'),
             (['--methods', 'E3VA', 'NoSuchMethod'], "'NoSuchMethod' is not"),
-            (['--rounds', '0'], '--rounds: must be >= 1')):
+            (['--rounds', '0'], '--rounds: must be at least 1')):
         result = subprocess.run(
             [sys.executable, script, str(ADE_T), '--out',
              str(tmp_path / 'b.json'), *args],

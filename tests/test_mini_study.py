@@ -23,7 +23,9 @@ SCENES_BY_VERSION = dict(
     source={1: [(5, [4, 0, 5, 6], 117.6), (3, [4], 151.0),
                 (0, [2, 3], 146.3)]},
     target={1: [(3, [1, 2, 1], 165.3), (1, [2, 2, 2], 113.8),
-                (2, [3, 3, 0], 96.3)]})
+                (2, [3, 3, 0], 96.3)],
+            2: [(3, [1, 2, 0], 163.7), (1, [3], 93.6),
+                (1, [1, 2, 0], 115.0)]})
 
 
 @pytest.mark.parametrize('name,family', [('source', SOURCE_SCENES),
@@ -126,9 +128,13 @@ def test_quick_study_runs_then_resumes(tmp_path):
                      '--report-only', cwd=ROOT)
     assert '0 recorded' in other and '2 to run' in other
     # A calibration run: validation every iteration, a learning curve with
-    # the per-class IoU, kept out of the table.
+    # the per-class IoU; a study run like the others (in the table), and a
+    # recorded run is not repeated for a curve.
+    again = run_tool('analysis/mini_study.py', *args, '--methods', 'Full',
+                     '--curve', 1, cwd=ROOT)
+    assert '0 to run' in again and results.stat().st_mtime_ns == stamp
     run_tool('analysis/mini_study.py', *args, '--methods', 'Full',
-             '--curve', 1, cwd=ROOT)
+             '--seeds', 1, '--curve', 1, cwd=ROOT)
     records = json.loads(results.read_text())['records']
     calibrated = [r for r in records.values() if r.get('curve')]
     assert len(records) == 3 and len(calibrated) == 1
@@ -136,8 +142,9 @@ def test_quick_study_runs_then_resumes(tmp_path):
     assert [p['iter'] for p in curve] == [1, 2]
     for point in curve:
         assert 0 <= point['mIoU'] <= 100 and point['per_class_iou']
-    assert (out_dir / 'table.md').read_text() == table
-    assert '| Full | 0 | 0.001 | 2 | 2 |' in (
+    table = (out_dir / 'table.md').read_text()
+    assert '| Full |' in table and ' (2) |' in table
+    assert '| Full | 1 | 0.001 (Swin x0.1) | 2 | 2 |' in (
         out_dir / 'calibration.md').read_text()
     png = out_dir / 'calibration_seg.png'
     assert png.read_bytes()[:4] == b'\x89PNG'

@@ -136,3 +136,44 @@ def test_trains_a_step(swin_l):
     ours.zero_grad()
     assert not torch.equal(adapter, before[0])
     assert torch.equal(frozen, before[1])
+
+
+def _options_by_param(optim_wrapper):
+    return {id(p): {k: v for k, v in g.items() if k != 'params'}
+            for g in optim_wrapper.optimizer.param_groups
+            for p in g['params']}
+
+
+@pytest.mark.parametrize('with_paramwise_cfg', [True, False])
+def test_swin_lr_mult_scales_the_backbone_own_parameters(
+        swin_l, with_paramwise_cfg):
+    """Only trainable ``backbone.*`` outside ``backbone.tuning.*`` get the
+    multiplier (here one LayerNorm weight, as LN-tune trains); adapters and
+    heads keep their lr, every other option stays."""
+    cfg, model = swin_l
+    base = dict(cfg.optim_wrapper)
+    if not with_paramwise_cfg:
+        base.pop('paramwise_cfg')
+    own = model.backbone.stages[0].blocks[0].norm1.weight
+    own.requires_grad_(True)
+    try:
+        plain, _ = build(model, base)
+        scaled, log = build(model, dict(base, swin_lr_mult=0.1))
+    finally:
+        own.requires_grad_(False)
+    before, after = _options_by_param(plain), _options_by_param(scaled)
+    assert after.keys() == before.keys()
+    for key, options in before.items():
+        mult = 0.1 if key == id(own) else 1.0
+        assert after[key]['lr'] == pytest.approx(options['lr'] * mult)
+        assert dict(after[key], lr=0) == dict(options, lr=0)
+    adapter = model.backbone.tuning.adapters[0][0]['attn'].up2.weight
+    assert after[id(adapter)]['lr'] == cfg.optim_wrapper.optimizer.lr
+    assert sum('lr x0.1 for 1 trainable tensors' in m for m in log) == 1
+
+
+@pytest.mark.parametrize('mult', [0, -1, '0.1'])
+def test_swin_lr_mult_must_be_positive(swin_l, mult):
+    cfg, model = swin_l
+    with pytest.raises(ValueError, match='optim_wrapper.swin_lr_mult'):
+        build(model, dict(cfg.optim_wrapper, swin_lr_mult=mult))

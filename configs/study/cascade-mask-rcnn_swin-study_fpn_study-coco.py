@@ -18,6 +18,7 @@ model = dict(
     backbone=dict(
         tuning=dict(type='E3VA', rank=5),
         depths=(2, 2, 6, 2),
+        drop_path_rate=0.0,  # as the seg study config says why
         init_cfg=dict(type='Pretrained', checkpoint=pretrained)),
     roi_head=dict(
         # A list replaces the demo's: the three stages again, with 4 classes.

@@ -25,7 +25,7 @@ model = dict(
         depths=(2, 2, 6, 2),
         num_heads=(1, 2, 4, 8),
         window_size=7,
-        drop_path_rate=0.1,
+        drop_path_rate=0.0,  # as the seg study config says why
         out_indices=(1, 2, 3),
         init_cfg=dict(type='Pretrained', checkpoint=pretrained)),
     neck=dict(in_channels=[64, 128, 256], out_channels=64, start_level=0,

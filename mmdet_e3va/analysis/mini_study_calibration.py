@@ -1,8 +1,8 @@
 """The mini-study's calibration: learning curves of runs made with
 ``--curve N`` (validation every N iterations), to choose a schedule long
 enough for the target objects to be learnt, before the study runs every
-method. Such runs are recorded like the others (their settings include the
-curve, so they stay out of the study's table)."""
+method. Such runs are recorded like the others and, with the study's
+settings, are in its table (the curve is not part of the settings hash)."""
 import os.path as osp
 
 from mmdet_e3va.datasets.study_scenes import (TARGET_BACKGROUNDS,
@@ -35,9 +35,23 @@ def _rows(record):
         yield point['iter'], cells
 
 
+def _lr(settings):
+    """The lr, and the pretrained Swin parameters' multiplier where the
+    run's settings have one (older records do not: one lr for all)."""
+    mult = settings.get('swin_lr_mult')
+    return f"{settings['lr']:g}" + (f' (Swin x{mult:g})' if mult else '')
+
+
+def _variant(settings):
+    """The target scenes' version and the resolved config's digest (short),
+    which tell calibrations of one method and lr apart."""
+    return (f"v{settings['data']['version']}",
+            settings['config_digest'][:6])
+
+
 def markdown(records):
     """A table per task: method, seed, lr, length, then one row per
-    validation."""
+    validation, ending with the scenes' version and the config digest."""
     lines = ['# Mini-study calibration (learning curves)', '']
     for task in sorted({r['task'] for r in records}):
         task_records = [r for r in records if r['task'] == task]
@@ -45,16 +59,18 @@ def markdown(records):
             k for r in task_records for _, cells in _rows(r) for k in cells))
         lines += [f'## {task}', '',
                   '| method | seed | lr | of iters | iter | ' +
-                  ' | '.join(names) + ' |',
-                  '|---|---:|---:|---:|---:|' + '---:|' * len(names)]
+                  ' | '.join(names) + ' | scenes | config |',
+                  '|---|---:|---:|---:|---:|' + '---:|' * len(names) +
+                  '---|---|']
         for r in task_records:
             for it, cells in _rows(r):
                 lines.append(
                     f"| {r['method']} | {r['seed']} | "
-                    f"{r['settings']['lr']:g} | {r['settings']['iters']} | "
+                    f"{_lr(r['settings'])} | {r['settings']['iters']} | "
                     f'{it} | ' + ' | '.join(
                         f'{cells[n]:.1f}' if n in cells else '-'
-                        for n in names) + ' |')
+                        for n in names) +
+                    ' | {} | `{}` |'.format(*_variant(r['settings'])))
         lines.append('')
     return '\n'.join(lines)
 
@@ -71,20 +87,24 @@ def plot(records, out_dir):
         task_records = [r for r in records if r['task'] == task]
         names = list(dict.fromkeys(
             k for r in task_records for _, cells in _rows(r) for k in cells))
+        legend_rows = (len(task_records) + 1) // 2
+        height = 3.6 + 0.25 * legend_rows
         fig, axes = plt.subplots(1, len(names), squeeze=False,
-                                 figsize=(4.2 * len(names), 3.6))
+                                 figsize=(4.2 * len(names), height))
         for ax, name in zip(axes[0], names):
             for r in task_records:
                 points = [(it, cells[name]) for it, cells in _rows(r)
                           if name in cells]
                 ax.plot(*zip(*points), marker='o',
                         label=f"{r['method']} seed {r['seed']}, "
-                        f"lr {r['settings']['lr']:g}")
+                        f"lr {_lr(r['settings'])}, scenes "
+                        '{}, config {}'.format(*_variant(r['settings'])))
             ax.set(title=f'{task}: {name}', xlabel='iteration',
                    ylabel=name, ylim=(0, 100))
             ax.grid(alpha=0.3)
-        axes[0][0].legend(fontsize=8)
-        fig.tight_layout()
+        fig.legend(*axes[0][0].get_legend_handles_labels(), fontsize=8,
+                   ncol=2, loc='lower center', frameon=False)
+        fig.tight_layout(rect=(0, (0.25 * legend_rows + 0.1) / height, 1, 1))
         path = osp.join(out_dir, f'calibration_{task}.png')
         fig.savefig(path, dpi=110)
         plt.close(fig)

@@ -102,7 +102,8 @@ def _params(row):
 
 def _settings_line(iters):
     return 'Settings: ' + '; '.join(
-        f"{t}: {iters[t]} iterations, AdamW lr {TASKS[t]['lr']}, "
+        f"{t}: {iters[t]} iterations, AdamW lr {TASKS[t]['lr']} "
+        f"(pretrained Swin parameters x{TASKS[t]['swin_lr_mult']}), "
         f"{TASKS[t]['schedule']} schedule" for t in TASKS) + '.'
 
 
@@ -155,6 +156,7 @@ def write_summary(path, summary, records, iters):
     with open(path, 'w') as f:
         json.dump(dict(protocol=PROTOCOL, tasks={
             t: dict(iters=iters[t], lr=TASKS[t]['lr'],
+                    swin_lr_mult=TASKS[t]['swin_lr_mult'],
                     schedule=TASKS[t]['schedule'], config=TASKS[t]['config'])
             for t in TASKS}, summary=summary, num_records=len(records)),
             f, indent=1)

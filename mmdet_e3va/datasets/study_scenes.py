@@ -7,9 +7,10 @@
   ``ceiling`` horizontal stripes, ``floor`` checkerboard, ``sky`` gradient,
   ``rug`` dots, ``building`` brick grid).
 - ``TARGET_SCENES`` (fine-tuning and evaluation): four other shapes, each
-  filled with a fine texture at low contrast to its surroundings
-  (``person`` rotated cross, ``car`` ring, ``bottle`` rotated capsule,
-  ``chair`` crescent) on four other backgrounds (``grass`` green fine noise,
+  filled with its class's fine texture (finer than any source texture) in
+  a random colour offset from its surroundings (``person`` rotated cross
+  with horizontal stripes, ``car`` ring with dots, ``bottle`` rotated
+  capsule with a checkerboard, ``chair`` crescent with diagonal stripes) on four other backgrounds (``grass`` green fine noise,
   ``water`` warped diagonal waves, ``road`` grey asphalt with lane marks,
   ``sand`` smooth yellowish blobs) cluttered with unlabelled source-like
   shapes, which the source taught to be objects and here are background.
@@ -26,7 +27,7 @@ from .synthetic_scenes import SceneFamily, generate
 # Versions of what the renderers draw, part of the mini-study's settings
 # hash (source: its pretraining; target: its fine-tuning data): bump one
 # with any change to its renderer (a test pins the scenes of each version).
-SCENES_VERSION = dict(source=1, target=1)
+SCENES_VERSION = dict(source=1, target=2)
 
 SOURCE_CLASSES = ('ball', 'box', 'tent', 'plate', 'signboard', 'clock',
                   'vase', 'flag')
@@ -187,6 +188,23 @@ def _target_shape(rng, cls, size):
     return disc & ~_fill(shape, lambda m: cv2.circle(m, off, radius, 1, -1))
 
 
+def _class_texture(rng, cls, size):
+    """The fine texture (period 4.5-7 px, in [-1, 1]) that fills every
+    object of a target class, its cue beside the shape: ``person``
+    horizontal stripes, ``car`` dots, ``bottle`` checkerboard, ``chair``
+    diagonal stripes. Finer than any source texture."""
+    yy, xx = _grid(size)
+    freq = rng.uniform(0.9, 1.4)
+    name = TARGET_CLASSES[cls]
+    if name == 'person':
+        return np.sin(freq * yy)
+    if name == 'car':
+        return 2 * (np.sin(freq * xx) * np.sin(freq * yy) > 0.5) - 1
+    if name == 'bottle':
+        return np.sign(np.sin(freq * xx) * np.sin(freq * yy))
+    return np.sin(freq * (xx + yy) / np.sqrt(2))
+
+
 def render_target_scene(rng, size, max_shapes=4, max_clutter=3):
     """A target scene (see the module docstring): the clutter is drawn
     first and is part of the background label."""
@@ -195,20 +213,15 @@ def render_target_scene(rng, size, max_shapes=4, max_clutter=3):
     for _ in range(int(rng.integers(0, max_clutter + 1))):
         mask = _source_shape(rng, int(rng.integers(3)), size)
         img[mask] = rng.integers(0, 256, 3)
-    yy, xx = _grid(size)
     instances = []
     for _ in range(int(rng.integers(1, max_shapes + 1))):
         cls = int(rng.integers(len(TARGET_CLASSES)))
         mask = _target_shape(rng, cls, size)
         if mask.sum() == 0:
             continue
-        offset = rng.choice([-1, 1], 3) * rng.integers(30, 70, 3)
-        freq = rng.uniform(0.6, 1.2)
-        if rng.random() < 0.5:  # fine stripes
-            pattern = np.sin(freq * (xx * np.cos(freq) + yy * np.sin(freq)))
-        else:  # fine dots
-            pattern = 2 * (np.sin(freq * xx) * np.sin(freq * yy) > 0.5) - 1
-        img[mask] = (img[mask].mean(0) + offset + 30 * pattern[mask][:, None]
+        offset = rng.choice([-1, 1], 3) * rng.integers(50, 90, 3)
+        pattern = _class_texture(rng, cls, size)
+        img[mask] = (img[mask].mean(0) + offset + 40 * pattern[mask][:, None]
                      + rng.normal(0, 4, (mask.sum(), 3)))
         instances = [(c, m & ~mask) for c, m in instances] + [(cls, mask)]
     instances = [(c, m) for c, m in instances if m.sum() >= 16]

@@ -61,20 +61,11 @@ from mmdet_e3va.analysis import (build_model, load_config, measure_inference,
 from mmdet_e3va.analysis.memory_plot import plot_memory_breakdown
 from mmdet_e3va.models.tuning import E3VATuning
 from mmdet_e3va.registry import TUNINGS
+from mmdet_e3va.utils import int_at_least
 
 MB = 2**20
 SUFFIXES = ('cp', 'amp', 'bf16', 'fp16')
 REFERENCES = ('Full', 'Frozen')
-
-
-def at_least(minimum):
-    """argparse type: an int of at least ``minimum``."""
-    def parse(text):
-        value = int(text)
-        if value < minimum:
-            raise argparse.ArgumentTypeError(f'must be >= {minimum}')
-        return value
-    return parse
 
 
 def parse_args():
@@ -90,14 +81,14 @@ def parse_args():
     parser.add_argument('--device', default='cpu', choices=['cpu', 'cuda'])
     parser.add_argument('--amp', action='store_true',
                         help='mixed precision for every method')
-    parser.add_argument('--batch-size', type=at_least(1), default=2)
+    parser.add_argument('--batch-size', type=int_at_least(1), default=2)
     parser.add_argument('--img-size', type=int, nargs='+', default=[384],
                         help='S (square) or H W')
     parser.add_argument('--warmup', type=int, default=1)
     parser.add_argument('--iters', type=int, default=3,
                         help='timed steps (0: memory only, the warm-up on '
                         '128x128 images)')
-    parser.add_argument('--rounds', type=at_least(1), default=1)
+    parser.add_argument('--rounds', type=int_at_least(1), default=1)
     parser.add_argument('--infer-size', type=int, nargs='+',
                         help='S or H W of the inference image (default: '
                         '--img-size)')

@@ -29,6 +29,7 @@ from mmdet_e3va.analysis.mini_study import (DATA, METHODS, PAPER_METHODS,
                                             run_settings, save_record,
                                             set_threads, settings_hash)
 from mmdet_e3va.analysis import mini_study_calibration as calibration
+from mmdet_e3va.utils import int_at_least
 from mmdet_e3va.analysis.mini_study_report import (aggregate, markdown,
                                                    plot_accuracy_vs_memory,
                                                    plot_memory_time,
@@ -37,14 +38,6 @@ from mmdet_e3va.analysis.mini_study_report import (aggregate, markdown,
 # Seeds per method unless --seeds: three for the methods the issue names,
 # one for the others.
 DEFAULT_SEEDS = {m: (0, 1, 2) for m in ('Full', 'Frozen', 'LoRA', 'E3VA')}
-
-
-def positive_int(text):
-    """argparse type: an integer of at least 1."""
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f'must be at least 1, got {value}')
-    return value
 
 
 def build_parser():
@@ -57,7 +50,7 @@ def build_parser():
     parser.add_argument('--seeds', nargs='+', type=int,
                         help='seeds for every method (default: 0 1 2 for '
                         'Full, Frozen, LoRA and E3VA, 0 for the others)')
-    parser.add_argument('--iters', type=positive_int,
+    parser.add_argument('--iters', type=int_at_least(1),
                         help='training iterations (default: per task)')
     parser.add_argument('--results', default='docs/study/results.json',
                         help='results JSON (records), relative to the repo')
@@ -70,7 +63,7 @@ def build_parser():
     parser.add_argument('--threads', type=int,
                         help='OpenMP/torch threads of each run (default: '
                         'torch\'s); 1 is much faster on a shared machine')
-    parser.add_argument('--curve', type=positive_int, metavar='N',
+    parser.add_argument('--curve', type=int_at_least(1), metavar='N',
                         help='calibration: validate every N iterations and '
                         'record the learning curve (calibration.md and '
                         'calibration_<task>.png; kept out of the table)')
@@ -118,7 +111,8 @@ def main():
     print(f'protocol: {PROTOCOL}')
     for t in tasks:
         print(f"  {t}: {TASKS[t]['config']}, {iters[t]} iterations, "
-              f"AdamW lr {TASKS[t]['lr']}, {TASKS[t]['schedule']} schedule")
+              f"AdamW lr {TASKS[t]['lr']} (pretrained Swin parameters x"
+              f"{TASKS[t]['swin_lr_mult']}), {TASKS[t]['schedule']} schedule")
     sys.stdout.flush()
     if todo and not args.report_only:
         os.makedirs(root, exist_ok=True)

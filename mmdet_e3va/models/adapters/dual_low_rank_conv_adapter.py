@@ -21,11 +21,8 @@ class DualLowRankConvAdapter(DualLowRankAdapter):
       parameter.
 
     Args:
-        in_dims (int): C, the width of the tapped activation.
-        bottleneck_dims (int): d, the bottleneck width.
-        rank (int): k, the rank of each factorised projection.
-        scale (float): Output scale. Defaults to 1.0.
-        act_cfg (dict): Activation between the projections.
+        in_dims, bottleneck_dims, rank, scale, act_cfg: As
+            :class:`DualLowRankAdapter`.
         dwconv (bool): Add the depthwise convolution. Defaults to False.
         gate (bool): Add the output gate. Defaults to False.
 
