@@ -43,9 +43,11 @@ def _lr(settings):
 
 
 def _variant(settings):
-    """The target scenes' version and the resolved config's digest (short),
-    which tell calibrations of one method and lr apart."""
-    return (f"v{settings['data']['version']}",
+    """The target scenes (version, training images) and the resolved
+    config's digest (short), which tell calibrations of one method and lr
+    apart."""
+    data = settings['data']
+    return (f"v{data.get('version', 1)}, {data['num_train']} train",
             settings['config_digest'][:6])
 
 
