@@ -10,7 +10,8 @@ from mmengine.config import Config
 from mmengine.registry import init_default_scope
 
 from conftest import ROOT, run_tool
-from mmdet_e3va.analysis.mini_study import METHODS, TASKS, at_study_width
+from mmdet_e3va.analysis.mini_study import (METHODS, TASKS, at_study_width,
+                                            learning_curve)
 from mmdet_e3va.datasets.study_scenes import (SCENES_VERSION, SOURCE_SCENES,
                                               TARGET_CLASSES, TARGET_SCENES,
                                               generate_target)
@@ -148,3 +149,20 @@ def test_quick_study_runs_then_resumes(tmp_path):
         out_dir / 'calibration.md').read_text()
     png = out_dir / 'calibration_seg.png'
     assert png.read_bytes()[:4] == b'\x89PNG'
+
+
+def test_learning_curve_numbers_validations_by_the_schedule(tmp_path):
+    """mmdet logs validation scalars with step 0: the curve's iterations
+    come from the schedule (every N-th and the last), and a log with
+    another number of validations is refused, naming the log."""
+    log = str(tmp_path / 'train.log')
+    entries = [{'loss': 1.0, 'step': 50}]
+    for value in (0.1, 0.2, 0.3):
+        entries.append({'coco/bbox_mAP': value, 'coco/segm_mAP': value / 2,
+                        'step': 0})
+    curve = learning_curve('det', entries, log, 100, 250)
+    assert [p['iter'] for p in curve] == [100, 200, 250]
+    assert curve[2]['det AP'] == pytest.approx(30.0)
+    assert curve[2]['mask AP'] == pytest.approx(15.0)
+    with pytest.raises(ValueError, match='2 validations logged, expected 3'):
+        learning_curve('det', entries[:3], log, 100, 250)

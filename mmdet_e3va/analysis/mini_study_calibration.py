@@ -89,23 +89,26 @@ def plot(records, out_dir):
         task_records = [r for r in records if r['task'] == task]
         names = list(dict.fromkeys(
             k for r in task_records for _, cells in _rows(r) for k in cells))
-        legend_rows = (len(task_records) + 1) // 2
+        ncol = 2 if len(names) > 2 else 1  # long labels: 2 need 3 panels
+        legend_rows = -(-len(task_records) // ncol)
         height = 3.6 + 0.25 * legend_rows
         fig, axes = plt.subplots(1, len(names), squeeze=False,
                                  figsize=(4.2 * len(names), height))
         for ax, name in zip(axes[0], names):
+            top = 0.0
             for r in task_records:
                 points = [(it, cells[name]) for it, cells in _rows(r)
                           if name in cells]
+                top = max([top] + [v for _, v in points])
                 ax.plot(*zip(*points), marker='o',
                         label=f"{r['method']} seed {r['seed']}, "
                         f"lr {_lr(r['settings'])}, scenes "
                         '{}, config {}'.format(*_variant(r['settings'])))
             ax.set(title=f'{task}: {name}', xlabel='iteration',
-                   ylabel=name, ylim=(0, 100))
+                   ylabel=name, ylim=(0, min(100, max(10, 1.15 * top))))
             ax.grid(alpha=0.3)
         fig.legend(*axes[0][0].get_legend_handles_labels(), fontsize=8,
-                   ncol=2, loc='lower center', frameon=False)
+                   ncol=ncol, loc='lower center', frameon=False)
         fig.tight_layout(rect=(0, (0.25 * legend_rows + 0.1) / height, 1, 1))
         path = osp.join(out_dir, f'calibration_{task}.png')
         fig.savefig(path, dpi=110)

@@ -67,10 +67,6 @@ def build_parser():
                         help='calibration: validate every N iterations and '
                         'record the learning curve (calibration.md and '
                         'calibration_<task>.png; kept out of the table)')
-    parser.add_argument('--pretrain-iters', type=int_at_least(1),
-                        help='source pretraining steps (default: '
-                        f"{PRETRAIN['iters']}); part of every run's "
-                        'settings: use another --root for another value')
     parser.add_argument('--report-only', action='store_true',
                         help='only rebuild the table and plots')
     return parser
@@ -80,8 +76,6 @@ def main():
     parser = build_parser()
     args = parser.parse_args()
     data, pretrain = DATA, PRETRAIN
-    if args.pretrain_iters:
-        pretrain = dict(PRETRAIN, iters=args.pretrain_iters)
     if args.threads:
         set_threads(args.threads)
     tasks = args.task or list(TASKS)
