@@ -158,6 +158,15 @@ PROTOCOL = (
     'per-method tuning. Seeds fix initialisation, data order and '
     'augmentation.')
 
+def task_settings_line(task, iters):
+    """``task``'s schedule and learning rates in words (the tool's log and
+    the table's settings line)."""
+    spec = TASKS[task]
+    return (f"{task}: {iters} iterations, AdamW lr {spec['lr']} (pretrained "
+            f"Swin parameters x{spec['swin_lr_mult']}), {spec['schedule']} "
+            'schedule')
+
+
 # --quick: a few iterations on a small data set in a temporary root.
 QUICK = dict(methods=('Full', 'E3VA'), seeds=(0, ), iters=2,
              data=dict(DATA, num_train=8, num_val=4, size=64),

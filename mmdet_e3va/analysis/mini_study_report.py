@@ -5,7 +5,7 @@ ratios to full fine-tuning)."""
 import json
 import statistics
 
-from .mini_study import PROTOCOL, TASKS
+from .mini_study import PROTOCOL, TASKS, task_settings_line
 
 # The paper's column order; memory and time come from the first task here
 # with full fine-tuning recorded (the paper's are COCO's).
@@ -102,9 +102,7 @@ def _params(row):
 
 def _settings_line(iters):
     return 'Settings: ' + '; '.join(
-        f"{t}: {iters[t]} iterations, AdamW lr {TASKS[t]['lr']} "
-        f"(pretrained Swin parameters x{TASKS[t]['swin_lr_mult']}), "
-        f"{TASKS[t]['schedule']} schedule" for t in TASKS) + '.'
+        task_settings_line(t, iters[t]) for t in TASKS) + '.'
 
 
 def markdown(summary, methods, iters):

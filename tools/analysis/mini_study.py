@@ -27,7 +27,8 @@ from mmdet_e3va.analysis.mini_study import (DATA, METHODS, PAPER_METHODS,
                                             prepare_data,
                                             prepare_pretrained, run_one,
                                             run_settings, save_record,
-                                            set_threads, settings_hash)
+                                            set_threads, settings_hash,
+                                            task_settings_line)
 from mmdet_e3va.analysis import mini_study_calibration as calibration
 from mmdet_e3va.utils import int_at_least
 from mmdet_e3va.analysis.mini_study_report import (aggregate, markdown,
@@ -110,9 +111,7 @@ def main():
           f'recorded in {args.results}, {len(todo)} to run; root {root}')
     print(f'protocol: {PROTOCOL}')
     for t in tasks:
-        print(f"  {t}: {TASKS[t]['config']}, {iters[t]} iterations, "
-              f"AdamW lr {TASKS[t]['lr']} (pretrained Swin parameters x"
-              f"{TASKS[t]['swin_lr_mult']}), {TASKS[t]['schedule']} schedule")
+        print(f"  {task_settings_line(t, iters[t])}; {TASKS[t]['config']}")
     sys.stdout.flush()
     if todo and not args.report_only:
         os.makedirs(root, exist_ok=True)
