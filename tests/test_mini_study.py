@@ -26,7 +26,9 @@ SCENES_BY_VERSION = dict(
     target={1: [(3, [1, 2, 1], 165.3), (1, [2, 2, 2], 113.8),
                 (2, [3, 3, 0], 96.3)],
             2: [(3, [1, 2, 0], 163.7), (1, [3], 93.6),
-                (1, [1, 2, 0], 115.0)]})
+                (1, [1, 2, 0], 115.0)],
+            3: [(3, [1, 2, 3, 1, 3, 2], 150.2), (1, [2, 1, 2, 2], 111.9),
+                (0, [1, 0, 1, 2, 0], 66.7)]})
 
 
 @pytest.mark.parametrize('name,family', [('source', SOURCE_SCENES),
@@ -166,3 +168,14 @@ def test_learning_curve_numbers_validations_by_the_schedule(tmp_path):
     assert curve[2]['mask AP'] == pytest.approx(15.0)
     with pytest.raises(ValueError, match='2 validations logged, expected 3'):
         learning_curve('det', entries[:3], log, 100, 250)
+
+
+def test_draw_study_scenes_writes_both_families(tmp_path):
+    out = tmp_path / 'scenes.png'
+    run_tool('analysis/draw_study_scenes.py', '--out', out, '--num', 2,
+             '--size', 48, cwd=ROOT)
+    import matplotlib.image as mpimg
+    img = mpimg.imread(out)
+    assert img.shape[0] > 300 and img.shape[1] > 200
+    # Four rows of panels (two families, image and labels): many colours.
+    assert len(np.unique(img[..., :3].reshape(-1, 3), axis=0)) > 500

@@ -127,7 +127,7 @@ TASKS = {
         metrics={'mIoU': ('mIoU', 1.0)}),
     'det': dict(
         config='configs/study/cascade-mask-rcnn_swin-study_fpn_study-coco.py',
-        iters=300, lr=2e-4, schedule='step', swin_lr_mult=0.1,
+        iters=1000, lr=2e-4, schedule='step', swin_lr_mult=0.1,
         metrics={'det AP': ('coco/bbox_mAP', 100.0),
                  'mask AP': ('coco/segm_mAP', 100.0)}),
     'voc': dict(
@@ -136,7 +136,7 @@ TASKS = {
         metrics={'VOC AP': ('pascal_voc/mAP', 100.0)}),
 }
 # Nominal seconds per iteration on the 2-core CPU, for the first ETA only.
-NOMINAL_S_PER_ITER = dict(seg=1.3, det=1.5, voc=0.8)
+NOMINAL_S_PER_ITER = dict(seg=1.3, det=3.0, voc=0.8)
 
 # Target scenes (all formats) and source pretraining of the backbone. 4,000
 # training images: seg's 1,000 iterations of batch 4 see each once, so no

@@ -51,6 +51,15 @@ def _variant(settings):
             settings['config_digest'][:6])
 
 
+def _protocol(record):
+    """The run's lr, scenes and config in words (its plot colour)."""
+    return (f"lr {_lr(record['settings'])}, scenes "
+            '{}, config {}'.format(*_variant(record['settings'])))
+
+
+_STYLES = ('-', '--', ':', '-.')  # line style per method, Full first
+
+
 def markdown(records):
     """A table per task: method, seed, lr, length, then one row per
     validation, ending with the scenes' version and the config digest."""
@@ -79,8 +88,9 @@ def markdown(records):
 
 def plot(records, out_dir):
     """``calibration_<task>.png`` per task: each metric (and for seg the
-    objects' and backgrounds' IoU) against the iteration, a line per run.
-    Returns the paths written."""
+    objects' and backgrounds' IoU) against the iteration, a line per run:
+    its colour is the protocol (lr, scenes, config), its style the method,
+    its marker the seed. Returns the paths written."""
     import matplotlib
     matplotlib.use('Agg')
     import matplotlib.pyplot as plt
@@ -94,16 +104,21 @@ def plot(records, out_dir):
         height = 3.6 + 0.25 * legend_rows
         fig, axes = plt.subplots(1, len(names), squeeze=False,
                                  figsize=(4.2 * len(names), height))
+        protocols = list(dict.fromkeys(_protocol(r) for r in task_records))
+        methods = sorted({r['method'] for r in task_records},
+                         key=lambda m: (m != 'Full', m != 'Frozen', m))
         for ax, name in zip(axes[0], names):
             top = 0.0
             for r in task_records:
                 points = [(it, cells[name]) for it, cells in _rows(r)
                           if name in cells]
                 top = max([top] + [v for _, v in points])
-                ax.plot(*zip(*points), marker='o',
+                ax.plot(*zip(*points), marker='os^D'[r['seed'] % 4],
+                        color=plt.get_cmap('tab10')(
+                            protocols.index(_protocol(r)) % 10),
+                        ls=_STYLES[methods.index(r['method']) % 4],
                         label=f"{r['method']} seed {r['seed']}, "
-                        f"lr {_lr(r['settings'])}, scenes "
-                        '{}, config {}'.format(*_variant(r['settings'])))
+                        f'{_protocol(r)}')
             ax.set(title=f'{task}: {name}', xlabel='iteration',
                    ylabel=name, ylim=(0, min(100, max(10, 1.15 * top))))
             ax.grid(alpha=0.3)
