@@ -158,6 +158,7 @@ PROTOCOL = (
     'per-method tuning. Seeds fix initialisation, data order and '
     'augmentation.')
 
+
 def task_settings_line(task, iters):
     """``task``'s schedule and learning rates in words (the tool's log and
     the table's settings line)."""
