@@ -2,15 +2,19 @@
 upstream datasets of the study configs, and the study tool end to end in
 --quick mode (real tools/train.py and tools/test.py runs, records, table,
 summary and plots), then resumed without running anything again."""
+import importlib.util
 import json
 
 import numpy as np
 import pytest
+import torch
+from mmdet.models.backbones import SwinTransformer
 from mmengine.config import Config
 from mmengine.registry import init_default_scope
 
 from conftest import ROOT, run_tool
-from mmdet_e3va.analysis.mini_study import (METHODS, TASKS, at_study_width,
+from mmdet_e3va.analysis.mini_study import (CHECKPOINT, METHODS, PRETRAIN,
+                                            TASKS, at_study_width,
                                             learning_curve)
 from mmdet_e3va.datasets.study_scenes import (SCENES_VERSION, SOURCE_SCENES,
                                               TARGET_CLASSES, TARGET_SCENES,
@@ -179,3 +183,46 @@ def test_draw_study_scenes_writes_both_families(tmp_path):
     assert img.shape[0] > 300 and img.shape[1] > 200
     # Four rows of panels (two families, image and labels): many colours.
     assert len(np.unique(img[..., :3].reshape(-1, 3), axis=0)) > 500
+
+
+def test_classification_pretraining_trains_the_swin_on_image_labels(
+        tmp_path):
+    """The study's source pretraining (image-level labels, as ImageNet):
+    each image's target is the set of shapes and the background it shows;
+    the tool saves an upstream Swin checkpoint, every stage trained, that
+    the study configs load."""
+    spec = importlib.util.spec_from_file_location(
+        'pretrain_tiny_swin', ROOT / 'tools/pretrain_tiny_swin.py')
+    tool = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(tool)
+    labels = torch.tensor([[[0, 0], [9, 9]], [[3, 12], [12, 12]]])
+    present = tool.label_presence(labels, 14)
+    assert present.shape == (2, 14) and present.sum().item() == 4
+    assert present[0].nonzero().flatten().tolist() == [0, 9]
+    assert present[1].nonzero().flatten().tolist() == [3, 12]
+
+    assert PRETRAIN['task'] == 'classification'
+    config = Config.fromfile(ROOT / TASKS['seg']['config'])
+    for task in TASKS.values():
+        cfg = Config.fromfile(ROOT / task['config'])
+        assert cfg.model.backbone.init_cfg.checkpoint == CHECKPOINT
+    out = tmp_path / 'swin.pth'
+    log = run_tool('pretrain_tiny_swin.py', ROOT / TASKS['seg']['config'],
+                   '--scenes', 'study_source', '--task', 'classification',
+                   '--iters', 2, '--batch-size', 2, '--size', 64,
+                   '--log-interval', 1, '--out', out, cwd=tmp_path)
+    assert 'pretrain iter 2/2' in log and 'classification acc' in log
+    kwargs = tool.swin_kwargs(config.model.backbone)
+    torch.manual_seed(0)  # the tool's default seed: its initial weights
+    initial = SwinTransformer(**kwargs)
+    initial.init_weights()
+    trained = SwinTransformer(**kwargs)
+    state = torch.load(out, map_location='cpu', weights_only=True)
+    trained.load_state_dict(state['state_dict'])  # strict
+    assert 'classification' in state['meta']['task']
+    before = dict(initial.named_parameters())
+    for prefix in ('patch_embed.', 'stages.0.', 'stages.3.'):
+        moved = [name for name, p in trained.named_parameters()
+                 if name.startswith(prefix) and
+                 not torch.equal(p, before[name])]
+        assert moved, f'{prefix} not trained'

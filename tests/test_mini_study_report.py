@@ -10,7 +10,9 @@ import pytest
 
 from conftest import ROOT
 from mmdet_e3va.analysis.mini_study import TASKS
-from mmdet_e3va.analysis.mini_study_report import aggregate, plot_memory_time
+from mmdet_e3va.analysis.mini_study_report import (aggregate,
+                                                   plot_accuracy_vs_memory,
+                                                   plot_memory_time)
 
 
 def record(task, method, seed, memory_mb, step_time_s,
@@ -85,6 +87,33 @@ def test_method_without_a_record_is_a_gap_not_a_zero_bar(
     memory = dict(bars[:2])  # the memory panel: one bar series per task
     assert memory['seg'] == [1.0, 0.25]
     assert memory['voc'][0] == 1.0 and math.isnan(memory['voc'][1])
+
+
+def test_close_accuracies_are_not_stretched_over_the_panel(
+        tmp_path, monkeypatch):
+    """Methods 0.8 points apart (seed 0 vs 1 here: 1 point) share a panel
+    of at least 10 points; without any Full the memory/time bars are
+    empty, drawn without a legend."""
+    records = by_hash(record('seg', 'Full', 1, 100.0, 1.0),
+                      record('seg', 'Frozen', 0, 60.0, 0.5))
+    limits = []
+    set_ylim = matplotlib.axes.Axes.set_ylim
+
+    def recording_set_ylim(self, *args, **kwargs):
+        limits.append(args)
+        return set_ylim(self, *args, **kwargs)
+
+    monkeypatch.setattr(matplotlib.axes.Axes, 'set_ylim', recording_set_ylim)
+    summary = aggregate(records, ['Full', 'Frozen'])
+    plot_accuracy_vs_memory(summary, tmp_path / 'accuracy.png')
+    (lo, hi) = limits[-1]
+    assert hi - lo == pytest.approx(10.0) and lo < 20.0 and hi > 21.0
+    legends = []
+    monkeypatch.setattr(matplotlib.axes.Axes, 'legend',
+                        lambda self, *a, **k: legends.append(self))
+    del summary['seg']['Full']
+    plot_memory_time(summary, tmp_path / 'memory_time.png')
+    assert legends == [] and (tmp_path / 'memory_time.png').exists()
 
 
 def build_tool_parser():

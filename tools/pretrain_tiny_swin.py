@@ -4,9 +4,12 @@ official ImageNet weights, which cannot be downloaded here).
 
 The Swin architecture comes from the config's ``model.backbone`` (only the
 arguments upstream ``SwinTransformer`` takes); the checkpoint path is its
-``init_cfg.checkpoint`` unless ``--out`` is given. Task: dense recognition,
-the class (3 shapes, 3 backgrounds) of every 4x4 patch, predicted from the
-sum of linear projections of all stage outputs.
+``init_cfg.checkpoint`` unless ``--out`` is given. Tasks (``--task``):
+``dense`` recognition, the class (shape or background) of every 4x4 patch,
+predicted from the sum of linear projections of all stage outputs; or
+image-level multi-label ``classification``, which shapes and background an
+image shows, from the average-pooled last stage (as ImageNet pretraining:
+no dense supervision).
 """
 import argparse
 import datetime
@@ -63,6 +66,18 @@ def dense_logits(backbone, heads, x):
         for head, f in zip(heads, feats))
 
 
+def presence_logits(backbone, head, x):
+    """``(B, K)`` label logits from the average-pooled last stage."""
+    return head(backbone(x)[-1].mean((2, 3)))
+
+
+def label_presence(labels, num_labels):
+    """``(B, K)`` float: which of the ``num_labels`` labels each image of
+    ``labels`` ``(B, H, W)`` shows."""
+    present = torch.zeros(labels.shape[0], num_labels)
+    return present.scatter_(1, labels.flatten(1), 1.0)
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument('config')
@@ -73,11 +88,15 @@ def main():
     parser.add_argument('--lr', type=float, default=1e-3)
     parser.add_argument('--seed', type=int, default=0)
     parser.add_argument('--log-interval', type=int, default=20,
-                        help='print loss, pixel accuracy and ETA every N '
-                        'iterations')
+                        help='print loss, accuracy (pixel or label) and ETA '
+                        'every N iterations')
     parser.add_argument('--scenes', default='demo', choices=sorted(SCENES),
                         help='scene distribution: the demo\'s, or the '
                         'mini-study\'s richer source scenes')
+    parser.add_argument('--task', default='dense',
+                        choices=('dense', 'classification'),
+                        help='per-patch labels from every stage, or '
+                        'image-level labels from the last stage')
     args = parser.parse_args()
 
     backbone_cfg = Config.fromfile(args.config).model.backbone
@@ -87,10 +106,14 @@ def main():
     rng = np.random.default_rng(args.seed)
     backbone = SwinTransformer(**swin_kwargs(backbone_cfg))
     backbone.init_weights()
-    heads = nn.ModuleList(
-        nn.Conv2d(backbone.num_features[i],
-                  len(family.classes) + len(family.backgrounds),
-                  1) for i in backbone.out_indices)
+    num_labels = len(family.classes) + len(family.backgrounds)
+    if args.task == 'dense':
+        heads = nn.ModuleList(
+            nn.Conv2d(backbone.num_features[i], num_labels, 1)
+            for i in backbone.out_indices)
+    else:
+        heads = nn.Linear(backbone.num_features[backbone.out_indices[-1]],
+                          num_labels)
     params = list(backbone.parameters()) + list(heads.parameters())
     optimizer = torch.optim.AdamW(params, lr=args.lr, weight_decay=0.05)
     scheduler = torch.optim.lr_scheduler.OneCycleLR(
@@ -98,26 +121,33 @@ def main():
     start = time.time()
     for it in range(1, args.iters + 1):
         x, labels = make_batch(rng, args.batch_size, args.size, family)
-        logits = dense_logits(backbone, heads, x)
-        labels = labels[:, None].float()
-        labels = F.interpolate(labels, size=logits.shape[2:])[:, 0].long()
-        loss = F.cross_entropy(logits, labels)
+        if args.task == 'dense':
+            logits = dense_logits(backbone, heads, x)
+            labels = labels[:, None].float()
+            labels = F.interpolate(labels,
+                                   size=logits.shape[2:])[:, 0].long()
+            loss = F.cross_entropy(logits, labels)
+            acc = (logits.argmax(1) == labels).float().mean()
+        else:
+            logits = presence_logits(backbone, heads, x)
+            labels = label_presence(labels, num_labels)
+            loss = F.binary_cross_entropy_with_logits(logits, labels)
+            acc = ((logits > 0).float() == labels).float().mean()
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
         scheduler.step()
         if it % args.log_interval == 0 or it == args.iters:
-            acc = (logits.argmax(1) == labels).float().mean().item()
             elapsed = time.time() - start
             eta = datetime.timedelta(
                 seconds=round(elapsed / it * (args.iters - it)))
             print(f'pretrain iter {it}/{args.iters} loss {loss.item():.3f} '
-                  f'pixel acc {acc:.2f} ({elapsed:.0f}s, eta {eta})',
-                  flush=True)
+                  f'{args.task} acc {acc.item():.2f} ({elapsed:.0f}s, '
+                  f'eta {eta})', flush=True)
     os.makedirs(osp.dirname(osp.abspath(out)), exist_ok=True)
     torch.save(dict(state_dict=backbone.state_dict(),
-                    meta=dict(task='synthetic shape recognition',
-                              iters=args.iters)), out)
+                    meta=dict(task='synthetic shape recognition, '
+                              f'{args.task}', iters=args.iters)), out)
     print(f'upstream-format Swin checkpoint saved to {out}')
 
 

@@ -10,7 +10,7 @@
 # data/ and runs/).
 _base_ = '../demo/cascade-mask-rcnn_swin-demo-e3va_fpn_300it_synthetic-coco.py'
 
-pretrained = 'data/pretrained/swin-study_source-pretrain.pth'
+pretrained = 'data/pretrained/swin-study_source-classification.pth'
 classes = ('person', 'car', 'bottle', 'chair')
 max_iters = 600
 

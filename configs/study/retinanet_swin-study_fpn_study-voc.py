@@ -10,7 +10,7 @@
 _base_ = 'mmdet::pascal_voc/retinanet_r50_fpn_1x_voc0712.py'
 custom_imports = dict(imports=['mmdet_e3va'], allow_failed_imports=False)
 
-pretrained = 'data/pretrained/swin-study_source-pretrain.pth'
+pretrained = 'data/pretrained/swin-study_source-classification.pth'
 data_root = 'data/VOCdevkit/'
 classes = ('person', 'car', 'bottle', 'chair')
 img_scale = (128, 128)

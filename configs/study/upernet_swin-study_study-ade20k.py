@@ -10,7 +10,7 @@
 # data/ and runs/).
 _base_ = '../demo/upernet_swin-demo-e3va_500it_synthetic-ade20k.py'
 
-pretrained = 'data/pretrained/swin-study_source-pretrain.pth'
+pretrained = 'data/pretrained/swin-study_source-classification.pth'
 data_root = 'data/ade/ADEChallengeData2016'
 max_iters = 500
 

@@ -43,16 +43,19 @@ def _lr(settings):
 
 
 def _variant(settings):
-    """The target scenes (version, training images) and the resolved
-    config's digest (short), which tell calibrations of one method and lr
-    apart."""
+    """The target scenes (version, training images) with the source
+    pretraining's task (older records: dense) and the resolved config's
+    digest (short), which tell calibrations of one method and lr apart."""
     data = settings['data']
-    return (f"v{data.get('version', 1)}, {data['num_train']} train",
+    task = settings['pretrain'].get('task', 'dense')
+    return (f"v{data.get('version', 1)}, {data['num_train']} train, "
+            f"{'cls' if task == 'classification' else task} pretrain",
             settings['config_digest'][:6])
 
 
 def _protocol(record):
-    """The run's lr, scenes and config in words (its plot colour)."""
+    """The run's lr, scenes, pretraining and config in words (its plot
+    colour)."""
     return (f"lr {_lr(record['settings'])}, scenes "
             '{}, config {}'.format(*_variant(record['settings'])))
 
@@ -62,7 +65,8 @@ _STYLES = ('-', '--', ':', '-.')  # line style per method, Full first
 
 def markdown(records):
     """A table per task: method, seed, lr, length, then one row per
-    validation, ending with the scenes' version and the config digest."""
+    validation, ending with the scenes' version, the pretraining and the
+    config digest."""
     lines = ['# Mini-study calibration (learning curves)', '']
     for task in sorted({r['task'] for r in records}):
         task_records = [r for r in records if r['task'] == task]
@@ -70,7 +74,7 @@ def markdown(records):
             k for r in task_records for _, cells in _rows(r) for k in cells))
         lines += [f'## {task}', '',
                   '| method | seed | lr | of iters | iter | ' +
-                  ' | '.join(names) + ' | scenes | config |',
+                  ' | '.join(names) + ' | scenes, pretraining | config |',
                   '|---|---:|---:|---:|---:|' + '---:|' * len(names) +
                   '---|---|']
         for r in task_records:
@@ -89,8 +93,8 @@ def markdown(records):
 def plot(records, out_dir):
     """``calibration_<task>.png`` per task: each metric (and for seg the
     objects' and backgrounds' IoU) against the iteration, a line per run:
-    its colour is the protocol (lr, scenes, config), its style the method,
-    its marker the seed. Returns the paths written."""
+    its colour is the protocol (lr, scenes, pretraining, config), its style
+    the method, its marker the seed. Returns the paths written."""
     import matplotlib
     matplotlib.use('Agg')
     import matplotlib.pyplot as plt

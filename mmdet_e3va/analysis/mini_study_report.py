@@ -164,9 +164,24 @@ _HIGHLIGHT = {'Full': 'tab:red', 'Frozen': 'black', 'E3VA': 'tab:green',
               'LoRA': 'tab:blue'}
 
 
+# Accuracy panels span at least this many points: autoscaling made a gap
+# of 0.8 mIoU fill the panel.
+MIN_METRIC_SPAN = 10.0
+
+
+def widened(lo, hi, span=MIN_METRIC_SPAN):
+    """The axis range ``(lo, hi)`` widened about its middle to ``span``
+    when narrower."""
+    if hi - lo >= span:
+        return lo, hi
+    middle = (lo + hi) / 2
+    return middle - span / 2, middle + span / 2
+
+
 def plot_accuracy_vs_memory(summary, path):
     """One panel per metric column with data: mean metric (error bars: std
-    over seeds) against mean training memory, one point per method."""
+    over seeds) against mean training memory, one point per method; each
+    panel spans at least :data:`MIN_METRIC_SPAN` points."""
     import matplotlib
     matplotlib.use('Agg')
     import matplotlib.pyplot as plt
@@ -186,6 +201,7 @@ def plot_accuracy_vs_memory(summary, path):
         key = next(iter(summary[task].values()))['memory_key']
         ax.set_xlabel(f'training memory, MB ({key})')
         ax.set_ylabel(name)
+        ax.set_ylim(*widened(*ax.get_ylim()))
         ax.set_title(f'{task}: {name} vs training memory')
         ax.grid(alpha=0.3)
     fig.tight_layout()
@@ -220,7 +236,8 @@ def plot_memory_time(summary, path):
         ax.axhline(1.0, color='black', lw=0.8)
         ax.set_xticks(x, methods, rotation=45, ha='right')
         ax.set_title(title)
-        ax.legend()
+        if tasks:
+            ax.legend()
         ax.grid(axis='y', alpha=0.3)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
