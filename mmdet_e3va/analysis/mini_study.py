@@ -284,9 +284,9 @@ def prepare_pretrained(root, pretrain, log=print):
     os.makedirs(out_dir, exist_ok=True)
     cmd = [sys.executable, osp.join(ROOT, 'tools/pretrain_tiny_swin.py'),
            osp.join(ROOT, TASKS['seg']['config']), '--out', CHECKPOINT]
-    for key in ('scenes', 'task', 'iters', 'batch_size', 'size', 'lr',
-                'seed'):
-        cmd += ['--' + key.replace('_', '-'), str(pretrain[key])]
+    for key, value in pretrain.items():
+        if key != 'version':  # the scenes' version is the code's, no option
+            cmd += ['--' + key.replace('_', '-'), str(value)]
     _run(cmd, root, osp.join(out_dir, 'pretrain.log'))
     _stamp(out_dir, pretrain)
 
