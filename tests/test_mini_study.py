@@ -125,6 +125,14 @@ def test_quick_study_runs_then_resumes(tmp_path):
     assert summary['summary']['seg']['E3VA']['memory_mb_vs_full'] < 1
     for png in ('accuracy_vs_memory.png', 'memory_time.png'):
         assert (out_dir / png).read_bytes()[:4] == b'\x89PNG'
+    # The trained E3VA run: its adapters moved the features at every stage.
+    e3va_dir = root / f"runs/seg/E3VA_seed0_{e3va['hash']}"
+    run_tool('analysis/highway_share.py', '--root', root, e3va_dir,
+             '--images', 2, '--out', tmp_path / 'share.json', cwd=ROOT)
+    shares = json.loads((tmp_path / 'share.json').read_text())
+    stages = shares[str(e3va_dir)]['stages']
+    assert list(stages) == ['0', '1', '2', '3']
+    assert all(0 < s['share'] < 1 for s in stages.values())
 
     stamp = results.stat().st_mtime_ns
     again = run_tool('analysis/mini_study.py', *args, cwd=ROOT)
@@ -155,6 +163,22 @@ def test_quick_study_runs_then_resumes(tmp_path):
         out_dir / 'calibration.md').read_text()
     png = out_dir / 'calibration_seg.png'
     assert png.read_bytes()[:4] == b'\x89PNG'
+    # The adapters' lr calibrated: the optimizer scales the tuning modules,
+    # the run is recorded with its multiplier and kept out of the table.
+    table = (out_dir / 'table.md').read_text()
+    output = run_tool('analysis/mini_study.py', *args, '--methods', 'E3VA',
+                      '--tuning-lr-mult', 5, '--curve', 1, cwd=ROOT)
+    assert '1 to run' in output and 'lr x5 (calibration' in output
+    assert '1 records of other settings left out' in output
+    records = json.loads(results.read_text())['records']
+    scaled = [r for r in records.values()
+              if r['settings'].get('tuning_lr_mult') == 5]
+    assert len(records) == 4 and len(scaled) == 1
+    assert (out_dir / 'table.md').read_text() == table
+    assert '| E3VA | 0 | 0.001 (Swin x0.1, adapters x5) | 2 | 2 |' in (
+        out_dir / 'calibration.md').read_text()
+    train_log = root / f"runs/seg/E3VA_seed0_{scaled[0]['hash']}/train.log"
+    assert "lr x5 for" in train_log.read_text()
 
 
 def test_learning_curve_numbers_validations_by_the_schedule(tmp_path):

@@ -172,8 +172,39 @@ def test_swin_lr_mult_scales_the_backbone_own_parameters(
     assert sum('lr x0.1 for 1 trainable tensors' in m for m in log) == 1
 
 
-@pytest.mark.parametrize('mult', [0, -1, '0.1'])
-def test_swin_lr_mult_must_be_positive(swin_l, mult):
+def test_tuning_lr_mult_scales_the_tuning_modules_only(swin_l):
+    """``tuning_lr_mult`` scales ``backbone.tuning.*`` (adapters, norm
+    deltas) and nothing else; with ``swin_lr_mult`` each part gets its own,
+    and weight decay multipliers stay as ``paramwise_cfg`` set them."""
     cfg, model = swin_l
-    with pytest.raises(ValueError, match='optim_wrapper.swin_lr_mult'):
-        build(model, dict(cfg.optim_wrapper, swin_lr_mult=mult))
+    base = dict(cfg.optim_wrapper)
+    own = model.backbone.stages[0].blocks[0].norm1.weight
+    own.requires_grad_(True)
+    try:
+        plain, _ = build(model, base)
+        scaled, log = build(model, dict(base, swin_lr_mult=0.1,
+                                        tuning_lr_mult=5))
+    finally:
+        own.requires_grad_(False)
+    tuning = {id(p) for p in model.backbone.tuning.parameters()}
+    before, after = _options_by_param(plain), _options_by_param(scaled)
+    assert after.keys() == before.keys()
+    for key, options in before.items():
+        mult = 5 if key in tuning else 0.1 if key == id(own) else 1.0
+        assert after[key]['lr'] == pytest.approx(options['lr'] * mult)
+        assert dict(after[key], lr=0) == dict(options, lr=0)
+    assert any(before[k]['weight_decay'] == 0 for k in tuning)  # deltas
+    assert any(before[k]['weight_decay'] > 0 for k in tuning)  # adapters
+    head = next(iter(model.decode_head.parameters()))
+    assert after[id(head)]['lr'] == cfg.optim_wrapper.optimizer.lr
+    count = sum(1 for _ in model.backbone.tuning.parameters())
+    assert sum(f'lr x5 for {count} trainable tensors of the backbone\'s '
+               'tuning modules' in m for m in log) == 1
+
+
+@pytest.mark.parametrize('key', ['swin_lr_mult', 'tuning_lr_mult'])
+@pytest.mark.parametrize('mult', [0, -1, '0.1'])
+def test_lr_mults_must_be_positive(swin_l, key, mult):
+    cfg, model = swin_l
+    with pytest.raises(ValueError, match=f'optim_wrapper.{key}'):
+        build(model, dict(cfg.optim_wrapper, **{key: mult}))

@@ -197,15 +197,21 @@ def config_digest(path):
     return hashlib.sha1(text.encode()).hexdigest()[:12]
 
 
-def run_settings(task, method, seed, iters, data, pretrain):
-    """Everything that decides a run's result."""
+def run_settings(task, method, seed, iters, data, pretrain,
+                 tuning_lr_mult=None):
+    """Everything that decides a run's result. ``tuning_lr_mult``
+    (calibration of the adapters' lr; absent from the study's own runs)
+    multiplies the lr of the tuning method's new backbone modules."""
     spec = TASKS[task]
-    return dict(task=task, method=method, tuning=METHODS[method], seed=seed,
-                iters=iters, lr=spec['lr'],
-                swin_lr_mult=spec['swin_lr_mult'], schedule=spec['schedule'],
-                config=spec['config'],
-                config_digest=config_digest(spec['config']), data=data,
-                pretrain=pretrain)
+    settings = dict(task=task, method=method, tuning=METHODS[method],
+                    seed=seed, iters=iters, lr=spec['lr'],
+                    swin_lr_mult=spec['swin_lr_mult'],
+                    schedule=spec['schedule'], config=spec['config'],
+                    config_digest=config_digest(spec['config']), data=data,
+                    pretrain=pretrain)
+    if tuning_lr_mult is not None:
+        settings['tuning_lr_mult'] = tuning_lr_mult
+    return settings
 
 
 def current_records(records, iters, data, pretrain):
@@ -351,7 +357,9 @@ def run_config(settings):
         f'train_cfg = dict(max_iters={iters}, val_interval={every}, '
         f'val_begin={first})',
         f"optim_wrapper = dict(optimizer=dict(lr={settings['lr']!r}), "
-        f"swin_lr_mult={settings['swin_lr_mult']!r})",
+        f"swin_lr_mult={settings['swin_lr_mult']!r}"
+        + (f", tuning_lr_mult={settings['tuning_lr_mult']!r})"
+           if 'tuning_lr_mult' in settings else ')'),
         f"param_scheduler = {_schedule(settings['schedule'], iters)!r}",
         'default_hooks = dict(logger=dict(interval='
         f'{max(1, min(10, iters // 2))}), checkpoint=dict(by_epoch=False, '

@@ -36,10 +36,13 @@ def _rows(record):
 
 
 def _lr(settings):
-    """The lr, and the pretrained Swin parameters' multiplier where the
-    run's settings have one (older records do not: one lr for all)."""
-    mult = settings.get('swin_lr_mult')
-    return f"{settings['lr']:g}" + (f' (Swin x{mult:g})' if mult else '')
+    """The lr, and the multipliers of the pretrained Swin parameters and of
+    the tuning modules where the run's settings have them (older records
+    have neither: one lr for all)."""
+    mults = [f'{name} x{settings[key]:g}' for key, name in (
+        ('swin_lr_mult', 'Swin'), ('tuning_lr_mult', 'adapters'))
+        if settings.get(key)]
+    return f"{settings['lr']:g}" + (f" ({', '.join(mults)})" if mults else '')
 
 
 def _variant(settings):

@@ -11,3 +11,11 @@ def int_at_least(minimum):
                 f'must be at least {minimum}, got {value}')
         return value
     return parse
+
+
+def positive_float(text):
+    """argparse type: a float > 0."""
+    value = float(text)
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f'must be > 0, got {value}')
+    return value

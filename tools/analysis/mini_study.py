@@ -30,7 +30,7 @@ from mmdet_e3va.analysis.mini_study import (DATA, METHODS, PAPER_METHODS,
                                             set_threads, settings_hash,
                                             task_settings_line)
 from mmdet_e3va.analysis import mini_study_calibration as calibration
-from mmdet_e3va.utils import int_at_least
+from mmdet_e3va.utils import int_at_least, positive_float
 from mmdet_e3va.analysis.mini_study_report import (aggregate, markdown,
                                                    plot_accuracy_vs_memory,
                                                    plot_memory_time,
@@ -53,6 +53,11 @@ def build_parser():
                         'Full, Frozen, LoRA and E3VA, 0 for the others)')
     parser.add_argument('--iters', type=int_at_least(1),
                         help='training iterations (default: per task)')
+    parser.add_argument('--tuning-lr-mult', type=positive_float,
+                        metavar='M',
+                        help='calibration: multiply the lr of the tuning '
+                        "method's new backbone modules (adapters) by M; such "
+                        'runs are kept out of the table')
     parser.add_argument('--results', default='docs/study/results.json',
                         help='results JSON (records), relative to the repo')
     parser.add_argument('--root', default='work_dirs/mini_study',
@@ -100,7 +105,8 @@ def main():
              for m in methods}
     # Seed-major: every method's first seed before any second seed, so a
     # partial study has the whole table once.
-    runs = [run_settings(t, m, s, iters[t], data, pretrain)
+    runs = [run_settings(t, m, s, iters[t], data, pretrain,
+                         args.tuning_lr_mult)
             for t in tasks for s in sorted(set().union(*seeds.values()))
             for m in methods if s in seeds[m]]
     if args.curve:
@@ -112,6 +118,9 @@ def main():
     print(f'protocol: {PROTOCOL}')
     for t in tasks:
         print(f"  {task_settings_line(t, iters[t])}; {TASKS[t]['config']}")
+    if args.tuning_lr_mult:
+        print(f'  tuning modules (adapters): lr x{args.tuning_lr_mult:g} '
+              '(calibration, not in the table)')
     sys.stdout.flush()
     if todo and not args.report_only:
         os.makedirs(root, exist_ok=True)

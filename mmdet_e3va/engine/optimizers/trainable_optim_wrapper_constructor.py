@@ -1,6 +1,7 @@
 """An optimizer-wrapper constructor that hands the optimizer only the
-trainable parameters and says so in one log line, optionally with a smaller
-lr for the backbone's own (pretrained) parameters."""
+trainable parameters and says so in one log line, optionally with lr
+multipliers for the backbone's own (pretrained) parameters and for a tuning
+method's new backbone modules."""
 import logging
 
 from mmengine.logging import MMLogger, print_log
@@ -46,8 +47,10 @@ class TrainableOptimWrapperConstructor(DefaultOptimWrapperConstructor):
     ``swin_lr_mult`` (a key of ``optim_wrapper``, optional) multiplies the lr
     of the backbone's own trainable parameters (``backbone.*`` outside
     ``backbone.tuning.*``: what Full, BitFit, LN-tune and Partial update),
-    on top of any ``paramwise_cfg`` multiplier; new modules (a tuning
-    method's ``backbone.tuning.*``, necks, heads) keep the optimizer's lr.
+    on top of any ``paramwise_cfg`` multiplier. ``tuning_lr_mult`` (optional)
+    does the same for a tuning method's new backbone modules
+    (``backbone.tuning.*``: adapters, LoRA, E3VA's highway); necks and heads
+    keep the optimizer's lr.
 
     Use: ``optim_wrapper = dict(constructor='TrainableOptimWrapperConstructor',
     ...)``; registered in mmengine's ``OPTIM_WRAPPER_CONSTRUCTORS``, so mmdet
@@ -56,44 +59,57 @@ class TrainableOptimWrapperConstructor(DefaultOptimWrapperConstructor):
 
     def __init__(self, optim_wrapper_cfg, paramwise_cfg=None):
         optim_wrapper_cfg = dict(optim_wrapper_cfg)
-        self.swin_lr_mult = optim_wrapper_cfg.pop('swin_lr_mult', None)
-        if self.swin_lr_mult is not None and not (
-                isinstance(self.swin_lr_mult, (int, float))
-                and self.swin_lr_mult > 0):
-            raise ValueError('optim_wrapper.swin_lr_mult must be a number '
-                             f'> 0, got {self.swin_lr_mult!r}')
+        self.lr_mults = {}
+        for key in ('swin_lr_mult', 'tuning_lr_mult'):
+            mult = optim_wrapper_cfg.pop(key, None)
+            if mult is not None and not (isinstance(mult, (int, float))
+                                         and mult > 0):
+                raise ValueError(f'optim_wrapper.{key} must be a number > 0, '
+                                 f'got {mult!r}')
+            if mult is not None:
+                self.lr_mults[key] = mult
         super().__init__(optim_wrapper_cfg, paramwise_cfg)
 
     def __call__(self, model):
         optim_wrapper = self._build(model)
-        if self.swin_lr_mult is not None:
-            self._scale_swin_lr(optim_wrapper.optimizer, unwrap_model(model))
+        if self.lr_mults:
+            self._scale_lr(optim_wrapper.optimizer, unwrap_model(model))
         return optim_wrapper
 
-    def _scale_swin_lr(self, optimizer, module):
-        """Split every param group into the backbone's own parameters (lr
-        times ``swin_lr_mult``) and the rest; before the first step."""
+    def _scale_lr(self, optimizer, module):
+        """Split every param group by the backbone's own parameters (lr
+        times ``swin_lr_mult``), its ``tuning.*`` modules (times
+        ``tuning_lr_mult``) and the rest; before the first step."""
         if not hasattr(module, 'backbone'):
-            raise ValueError('optim_wrapper.swin_lr_mult: the model '
-                             f'{type(module).__name__} has no backbone')
-        own = {id(p) for n, p in module.backbone.named_parameters()
-               if not n.startswith('tuning.')}
-        groups, scaled = [], 0
+            raise ValueError(f'optim_wrapper.{next(iter(self.lr_mults))}: the '
+                             f'model {type(module).__name__} has no backbone')
+        part_of = {
+            id(p): 'tuning_lr_mult' if n.startswith('tuning.')
+            else 'swin_lr_mult'
+            for n, p in module.backbone.named_parameters()
+        }
+        groups, scaled = [], dict.fromkeys(self.lr_mults, 0)
         for group in optimizer.param_groups:
             options = {k: v for k, v in group.items() if k != 'params'}
-            swin = [p for p in group['params'] if id(p) in own]
-            rest = [p for p in group['params'] if id(p) not in own]
-            if swin:
-                groups.append(dict(options, params=swin,
-                                   lr=group['lr'] * self.swin_lr_mult))
-                scaled += len(swin)
-            if rest:
-                groups.append(dict(options, params=rest))
+            parts = {key: [] for key in (*self.lr_mults, None)}
+            for p in group['params']:
+                key = part_of.get(id(p))
+                parts[key if key in self.lr_mults else None].append(p)
+            for key, params in parts.items():
+                if params:
+                    groups.append(dict(
+                        options, params=params,
+                        lr=group['lr'] * self.lr_mults.get(key, 1)))
+                    if key:
+                        scaled[key] += len(params)
         optimizer.param_groups = groups
-        print_log(
-            f'{type(self).__name__}: lr x{self.swin_lr_mult} for {scaled} '
-            "trainable tensors of the backbone's own parameters",
-            logger='current')
+        whose = dict(swin_lr_mult="the backbone's own parameters",
+                     tuning_lr_mult="the backbone's tuning modules")
+        for key, mult in self.lr_mults.items():
+            print_log(
+                f'{type(self).__name__}: lr x{mult:g} for {scaled[key]} '
+                f'trainable tensors of {whose[key]}',
+                logger='current')
 
     def _build(self, model):
         module = unwrap_model(model)
