@@ -15,7 +15,7 @@ import json
 import os
 import os.path as osp
 
-from mmengine.runner import Runner
+from mmengine.runner import Runner, find_latest_checkpoint
 
 from mmdet_e3va.analysis.highway_share import highway_share
 from mmdet_e3va.analysis.model_configs import build_model, load_config
@@ -27,13 +27,10 @@ def load_trained(work_dir):
     """The config and the model of ``work_dir`` with its last checkpoint
     (loaded with ``weights_only=True``), in eval mode."""
     config = osp.join(work_dir, 'config.py')
-    pointer = osp.join(work_dir, 'last_checkpoint')
-    for path in (config, pointer):
-        if not osp.isfile(path):
-            raise FileNotFoundError(f'{work_dir}: no {osp.basename(path)} '
-                                    '(not a finished training run)')
-    with open(pointer) as f:
-        checkpoint = f.read().strip()
+    checkpoint = find_latest_checkpoint(work_dir)
+    if not osp.isfile(config) or checkpoint is None:
+        raise FileNotFoundError(f'{work_dir}: no config.py or last_checkpoint '
+                                '(not a finished training run)')
     if not osp.isabs(checkpoint):
         checkpoint = osp.join(work_dir, osp.basename(checkpoint))
     cfg = load_config(config)

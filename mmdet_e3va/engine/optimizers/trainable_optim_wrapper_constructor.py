@@ -62,12 +62,12 @@ class TrainableOptimWrapperConstructor(DefaultOptimWrapperConstructor):
         self.lr_mults = {}
         for key in ('swin_lr_mult', 'tuning_lr_mult'):
             mult = optim_wrapper_cfg.pop(key, None)
-            if mult is not None and not (isinstance(mult, (int, float))
-                                         and mult > 0):
+            if mult is None:
+                continue
+            if not (isinstance(mult, (int, float)) and mult > 0):
                 raise ValueError(f'optim_wrapper.{key} must be a number > 0, '
                                  f'got {mult!r}')
-            if mult is not None:
-                self.lr_mults[key] = mult
+            self.lr_mults[key] = mult
         super().__init__(optim_wrapper_cfg, paramwise_cfg)
 
     def __call__(self, model):
