@@ -130,7 +130,7 @@ def test_quick_study_runs_then_resumes(tmp_path):
     run_tool('analysis/highway_share.py', '--root', root, e3va_dir,
              '--images', 2, '--out', tmp_path / 'share.json', cwd=ROOT)
     shares = json.loads((tmp_path / 'share.json').read_text())
-    stages = shares[str(e3va_dir)]['stages']
+    stages = shares[f"runs/seg/{e3va_dir.name}"]['stages']
     assert list(stages) == ['0', '1', '2', '3']
     assert all(0 < s['share'] < 1 for s in stages.values())
 

@@ -62,11 +62,13 @@ def main():
                         'relative to (a mini-study root)')
     parser.add_argument('--images', type=int_at_least(1), default=16,
                         help='validation images per run (default 16)')
-    parser.add_argument('--out', help='JSON file for the table')
+    parser.add_argument('--out', help='JSON file for the table, keyed by '
+                        'each run\'s path relative to --root')
     args = parser.parse_args()
     work_dirs = [osp.abspath(d) for d in args.work_dirs]
     out = osp.abspath(args.out) if args.out else None
     os.chdir(args.root)
+    root = os.getcwd()
     results = {}
     print('| run | tuning | stage | \\|h\\| / \\|x\\| | rms h | rms x |')
     print('|---|---|---:|---:|---:|---:|')
@@ -75,7 +77,7 @@ def main():
         tuning = cfg.model.backbone.tuning.type
         shares = highway_share(
             model.backbone, input_batches(cfg, model, args.images))
-        results[work_dir] = dict(tuning=tuning, images=args.images,
+        results[osp.relpath(work_dir, root)] = dict(tuning=tuning, images=args.images,
                                  stages=shares)
         for stage, s in shares.items():
             print(f'| {osp.basename(work_dir)} | {tuning} | {stage} | '
