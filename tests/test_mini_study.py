@@ -13,6 +13,7 @@ from mmengine.config import Config
 from mmengine.registry import init_default_scope
 
 from conftest import ROOT, run_tool
+from mmdet_e3va.analysis import mini_study_lr_sweep as lr_sweep
 from mmdet_e3va.analysis.mini_study import (CHECKPOINT, METHODS, PRETRAIN,
                                             TASKS, at_study_width,
                                             learning_curve)
@@ -101,12 +102,17 @@ def test_quick_study_runs_then_resumes(tmp_path):
     root, results = tmp_path / 'root', tmp_path / 'out' / 'results.json'
     args = ('--quick', '--root', root, '--results', results, '--threads', 1)
     output = run_tool('analysis/mini_study.py', *args, cwd=ROOT)
-    assert '2 to run' in output and '[2/2] seg E3VA seed 0:' in output
+    # The lr sweep: seed 0 of each method at both of its multipliers.
+    assert '4 runs to run now, 0 waiting' in output
+    assert '[4/4] seg E3VA seed 0 (adapters x5):' in output
     records = json.loads(results.read_text())['records']
-    by_method = {r['method']: r for r in records.values()}
-    assert set(by_method) == {'Full', 'E3VA'}
+    assert sorted((r['method'], lr_sweep.describe(r['method'], r['settings']))
+                  for r in records.values()) == [
+        ('E3VA', 'adapters x1'), ('E3VA', 'adapters x5'),
+        ('Full', 'Swin x0.1'), ('Full', 'Swin x1')]
     for record in records.values():
         assert 0 <= record['metrics']['mIoU'] <= 100
+        assert 0 <= record['select_metrics']['mIoU'] <= 100
         assert record['memory_mb'] > 0 and record['step_time_s'] > 0
         assert record['cpu_s_per_iter'] > 0 and record['machine']['hostname']
         # mmseg's table: the classes in the ground truth or predicted.
@@ -114,71 +120,84 @@ def test_quick_study_runs_then_resumes(tmp_path):
         assert set(per_class) & set(TARGET_SCENES.classes +
                                     TARGET_SCENES.backgrounds)
         assert all(0 <= v <= 100 for v in per_class.values())
-    full, e3va = by_method['Full'], by_method['E3VA']
+    # The selection split: the val split's layout, other scenes.
+    ade = 'ade/ADEChallengeData2016/images/validation'
+    val = sorted((root / 'data' / ade).iterdir())
+    select = sorted((root / 'data/select' / ade).iterdir())
+    assert [p.name for p in select] == [p.name for p in val]
+    assert all(a.read_bytes() != b.read_bytes() for a, b in zip(val, select))
+    by_lr = {lr_sweep.describe(r['method'], r['settings']): r
+             for r in records.values()}
+    full, e3va = by_lr['Swin x0.1'], by_lr['adapters x1']
     assert full['params']['backbone_share'] == 1.0
     assert 0 < e3va['params']['backbone_share'] < 0.1
     assert e3va['memory_mb'] < full['memory_mb']
+    e3va_x5 = by_lr['adapters x5']
+    e3va_dir = root / f"runs/seg/E3VA_seed0_{e3va_x5['hash']}"
+    assert 'lr x5 for' in (e3va_dir / 'train.log').read_text()
     out_dir = results.parent
     table = (out_dir / 'table.md').read_text()
-    assert '| Full |' in table and '| E3VA |' in table and 'mIoU' in table
+    assert 'mIoU' in table and table.count('| selected |') == 2
+    assert '| seg | E3VA | adapters x5 |' in table
+    # The table's runs: each method's multiplier with the better selection
+    # metric (the default on a tie).
     summary = json.loads((out_dir / 'summary.json').read_text())
-    assert summary['summary']['seg']['E3VA']['memory_mb_vs_full'] < 1
+    for method in ('Full', 'E3VA'):
+        runs = sorted((r for r in records.values() if r['method'] == method),
+                      key=lambda r: by_lr.get('Swin x0.1') is not r and
+                      by_lr.get('adapters x1') is not r)  # default first
+        best = max(runs, key=lambda r: r['select_metrics']['mIoU'])
+        lr = lr_sweep.describe(method, best['settings'])
+        row = next(line for line in table.splitlines()
+                   if line.startswith(f'| {method} |'))
+        assert f'| {lr} |' in row
+        assert summary['summary']['seg'][method]['metrics']['mIoU'][
+            'values'] == [best['metrics']['mIoU']]
+        assert summary['lr_sweep']['seg'][method]['complete']
     for png in ('accuracy_vs_memory.png', 'memory_time.png'):
         assert (out_dir / png).read_bytes()[:4] == b'\x89PNG'
     # The trained E3VA run: its adapters moved the features at every stage.
-    e3va_dir = root / f"runs/seg/E3VA_seed0_{e3va['hash']}"
     run_tool('analysis/highway_share.py', '--root', root, e3va_dir,
              '--images', 2, '--out', tmp_path / 'share.json', cwd=ROOT)
     shares = json.loads((tmp_path / 'share.json').read_text())
-    stages = shares[f"runs/seg/{e3va_dir.name}"]['stages']
+    stages = shares[f'runs/seg/{e3va_dir.name}']['stages']
     assert list(stages) == ['0', '1', '2', '3']
     assert all(0 < s['share'] < 1 for s in stages.values())
 
     stamp = results.stat().st_mtime_ns
     again = run_tool('analysis/mini_study.py', *args, cwd=ROOT)
-    assert '2 recorded' in again and '0 to run' in again
+    assert '0 runs to run now' in again
     assert '[1/' not in again and results.stat().st_mtime_ns == stamp
     # Another schedule is another run (selected, not run here).
     other = run_tool('analysis/mini_study.py', *args, '--iters', 3,
                      '--report-only', cwd=ROOT)
-    assert '0 recorded' in other and '2 to run' in other
+    assert '4 runs to run now' in other
     # A calibration run: validation every iteration, a learning curve with
     # the per-class IoU; a study run like the others (in the table), and a
-    # recorded run is not repeated for a curve.
+    # recorded run is not repeated for a curve. Seed 1 runs at Full's
+    # selected multiplier only.
     again = run_tool('analysis/mini_study.py', *args, '--methods', 'Full',
                      '--curve', 1, cwd=ROOT)
-    assert '0 to run' in again and results.stat().st_mtime_ns == stamp
-    run_tool('analysis/mini_study.py', *args, '--methods', 'Full',
-             '--seeds', 1, '--curve', 1, cwd=ROOT)
+    assert '0 runs to run now' in again
+    assert results.stat().st_mtime_ns == stamp
+    output = run_tool('analysis/mini_study.py', *args, '--methods', 'Full',
+                      '--seeds', 1, '--curve', 1, cwd=ROOT)
+    assert '1 runs to run now' in output
+    assert '2 records of other settings or lr multipliers left out' in output
     records = json.loads(results.read_text())['records']
     calibrated = [r for r in records.values() if r.get('curve')]
-    assert len(records) == 3 and len(calibrated) == 1
+    assert len(records) == 5 and len(calibrated) == 1
     curve = calibrated[0]['curve']
     assert [p['iter'] for p in curve] == [1, 2]
     for point in curve:
         assert 0 <= point['mIoU'] <= 100 and point['per_class_iou']
     table = (out_dir / 'table.md').read_text()
     assert '| Full |' in table and ' (2) |' in table
-    assert '| Full | 1 | 0.001 (Swin x0.1) | 2 | 2 |' in (
+    full_lr = calibrated[0]['settings']['swin_lr_mult']
+    assert f'| Full | 1 | 0.001 (Swin x{full_lr:g}) | 2 | 2 |' in (
         out_dir / 'calibration.md').read_text()
     png = out_dir / 'calibration_seg.png'
     assert png.read_bytes()[:4] == b'\x89PNG'
-    # The adapters' lr calibrated: the optimizer scales the tuning modules,
-    # the run is recorded with its multiplier and kept out of the table.
-    table = (out_dir / 'table.md').read_text()
-    output = run_tool('analysis/mini_study.py', *args, '--methods', 'E3VA',
-                      '--tuning-lr-mult', 5, '--curve', 1, cwd=ROOT)
-    assert '1 to run' in output and 'lr x5 (calibration' in output
-    assert '1 records of other settings left out' in output
-    records = json.loads(results.read_text())['records']
-    scaled = [r for r in records.values()
-              if r['settings'].get('tuning_lr_mult') == 5]
-    assert len(records) == 4 and len(scaled) == 1
-    assert (out_dir / 'table.md').read_text() == table
-    assert '| E3VA | 0 | 0.001 (Swin x0.1, adapters x5) | 2 | 2 |' in (
-        out_dir / 'calibration.md').read_text()
-    train_log = root / f"runs/seg/E3VA_seed0_{scaled[0]['hash']}/train.log"
-    assert "lr x5 for" in train_log.read_text()
 
 
 def test_learning_curve_numbers_validations_by_the_schedule(tmp_path):

@@ -115,25 +115,32 @@ def add_methods(table):
 add_methods(E3VA_PLUS_ABLATIONS)
 
 
-# Per task: config, schedule, the single lr every method gets (new modules:
-# heads, adapters), the multiplier of that lr for the backbone's own
-# pretrained parameters that a method trains (Full, BitFit, LN-tune,
-# Partial; TrainableOptimWrapperConstructor's swin_lr_mult), and the metrics
-# (table column -> evaluator key, scale to percent).
+# Per task: config, schedule, the lr of the heads (and the base of the
+# backbone's swept multipliers, see mini_study_lr_sweep), the metrics (table
+# column -> evaluator key, scale to percent; the first selects the lr) and
+# the config lines that point the test set at the selection split.
 TASKS = {
     'seg': dict(
         config='configs/study/upernet_swin-study_study-ade20k.py',
-        iters=1000, lr=1e-3, schedule='poly', swin_lr_mult=0.1,
-        metrics={'mIoU': ('mIoU', 1.0)}),
+        iters=1000, lr=1e-3, schedule='poly',
+        metrics={'mIoU': ('mIoU', 1.0)},
+        select=dict(test_dataloader=dict(dataset=dict(
+            data_root='data/select/ade/ADEChallengeData2016')))),
     'det': dict(
         config='configs/study/cascade-mask-rcnn_swin-study_fpn_study-coco.py',
-        iters=1000, lr=2e-4, schedule='step', swin_lr_mult=0.1,
+        iters=1000, lr=2e-4, schedule='step',
         metrics={'det AP': ('coco/bbox_mAP', 100.0),
-                 'mask AP': ('coco/segm_mAP', 100.0)}),
+                 'mask AP': ('coco/segm_mAP', 100.0)},
+        select=dict(
+            test_dataloader=dict(dataset=dict(data_root='data/select/coco/')),
+            test_evaluator=dict(ann_file='data/select/coco/annotations/'
+                                'instances_val2017.json'))),
     'voc': dict(
         config='configs/study/retinanet_swin-study_fpn_study-voc.py',
-        iters=400, lr=2e-4, schedule='step', swin_lr_mult=0.1,
-        metrics={'VOC AP': ('pascal_voc/mAP', 100.0)}),
+        iters=400, lr=2e-4, schedule='step',
+        metrics={'VOC AP': ('pascal_voc/mAP', 100.0)},
+        select=dict(test_dataloader=dict(dataset=dict(
+            data_root='data/select/VOCdevkit/')))),
 }
 # Nominal seconds per iteration on the 2-core CPU, for the first ETA only.
 NOMINAL_S_PER_ITER = dict(seg=1.3, det=3.0, voc=0.8)
@@ -143,6 +150,16 @@ NOMINAL_S_PER_ITER = dict(seg=1.3, det=3.0, voc=0.8)
 # method can memorise them (as on COCO-scale data).
 DATA = dict(num_train=4000, num_val=300, size=128, seed=1,
             version=SCENES_VERSION['target'])
+
+
+def selection_data(data):
+    """The selection split of ``data`` (``data/select/``, the val split's
+    layout and size): target scenes of seed ``data['seed'] + 10``, which no
+    training or test split of ``data`` uses; the lr sweep reads its metric,
+    the table never does."""
+    return dict(data, num_train=0, seed=data['seed'] + 10)
+
+
 # Image-level classification, as ImageNet pretraining: dense pretraining
 # made the frozen features seg-ready (Frozen matched Full on seg).
 PRETRAIN = dict(scenes='study_source', task='classification', iters=1500,
@@ -155,11 +172,14 @@ PROTOCOL = (
     'image-level labels, as ImageNet), the same target data, batch, '
     'augmentation, schedule (linear warm-up over the first 10% of '
     'iterations, then step decay x0.1 at 80% for detection, poly decay for '
-    'segmentation) and one AdamW lr per task for every new module (heads, '
-    'adapters), the pretrained Swin parameters a method trains at 0.1 times '
-    'that lr (standard discriminative fine-tuning; the paper\'s single lr '
-    'made full fine-tuning lose to the frozen backbone in calibration); no '
-    'per-method tuning. Seeds fix initialisation, data order and '
+    'segmentation) and one AdamW lr per task for the heads. The same small '
+    'lr sweep for every method that trains part of the backbone, at seed 0: '
+    'the pretrained Swin parameters it trains (Full, BitFit, LN-tune, '
+    'Partial) at 0.1 or 1 times the task lr, or its new backbone modules '
+    '(adapters, LoRA, E3VA\'s highway) at 1 or 5 times it; each sweep run is '
+    'tested on a selection split of its own (target scenes of another seed, '
+    'not the test split) and the better multiplier is the method\'s for '
+    'every seed and the table. Seeds fix initialisation, data order and '
     'augmentation.')
 
 
@@ -167,9 +187,8 @@ def task_settings_line(task, iters):
     """``task``'s schedule and learning rates in words (the tool's log and
     the table's settings line)."""
     spec = TASKS[task]
-    return (f"{task}: {iters} iterations, AdamW lr {spec['lr']} (pretrained "
-            f"Swin parameters x{spec['swin_lr_mult']}), {spec['schedule']} "
-            'schedule')
+    return (f"{task}: {iters} iterations, AdamW lr {spec['lr']} (heads; "
+            f"backbone parts swept), {spec['schedule']} schedule")
 
 
 # --quick: a few iterations on a small data set in a temporary root.
@@ -197,33 +216,22 @@ def config_digest(path):
     return hashlib.sha1(text.encode()).hexdigest()[:12]
 
 
-def run_settings(task, method, seed, iters, data, pretrain,
-                 tuning_lr_mult=None):
-    """Everything that decides a run's result. ``tuning_lr_mult``
-    (calibration of the adapters' lr; absent from the study's own runs)
-    multiplies the lr of the tuning method's new backbone modules."""
+def run_settings(task, method, seed, iters, data, pretrain, lr_mults):
+    """Everything that decides a run's result. ``lr_mults``: the
+    multipliers of the task lr for the pretrained Swin parameters a method
+    trains (``swin_lr_mult``) and for its new backbone modules
+    (``tuning_lr_mult``; left out at 1, as in the records made before the
+    sweep, whose hashes stay)."""
     spec = TASKS[task]
     settings = dict(task=task, method=method, tuning=METHODS[method],
                     seed=seed, iters=iters, lr=spec['lr'],
-                    swin_lr_mult=spec['swin_lr_mult'],
+                    swin_lr_mult=lr_mults['swin_lr_mult'],
                     schedule=spec['schedule'], config=spec['config'],
                     config_digest=config_digest(spec['config']), data=data,
                     pretrain=pretrain)
-    if tuning_lr_mult is not None:
-        settings['tuning_lr_mult'] = tuning_lr_mult
+    if lr_mults.get('tuning_lr_mult', 1.0) != 1.0:
+        settings['tuning_lr_mult'] = lr_mults['tuning_lr_mult']
     return settings
-
-
-def current_records(records, iters, data, pretrain):
-    """The ``records`` made with the current settings (resolved config, lr,
-    schedule, data, pretraining and ``iters[task]``), any seed; records of
-    older settings stay in the file but not in the table."""
-    return {
-        key: r for key, r in records.items()
-        if r['task'] in iters and r['method'] in METHODS and key ==
-        settings_hash(run_settings(r['task'], r['method'], r['seed'],
-                                   iters[r['task']], data, pretrain))
-    }
 
 
 def load_records(path):
@@ -263,11 +271,10 @@ def _stamp(directory, spec):
         json.dump(spec, f)
 
 
-def prepare_data(root, data, log=print):
-    """Write the target scenes (COCO, ADE20K, VOC) under ``root/data``
-    unless the same spec is there already."""
+def prepare_data(out, data, log=print):
+    """Write the target scenes (COCO, ADE20K, VOC) of ``data`` under
+    ``out`` unless the same spec is there already."""
     from mmdet_e3va.datasets.study_scenes import generate_target
-    out = osp.join(root, 'data')
     if _stamped(out, data):
         return
     log(f'writing the target scenes {data} to {out}/')
@@ -392,6 +399,36 @@ def _test_metrics(test_dir, keys):
     raise FileNotFoundError(f'{test_dir}: no JSON log with {keys}')
 
 
+def _metrics(task, test_dir):
+    """``(metrics, raw)``: the table's metrics of ``task`` (in percent)
+    and every scalar of the test run in ``test_dir``."""
+    spec = TASKS[task]['metrics']
+    raw = _test_metrics(test_dir, [key for key, _ in spec.values()])
+    return ({name: raw[key] * scale for name, (key, scale) in spec.items()},
+            {k: v for k, v in raw.items() if isinstance(v, (int, float))})
+
+
+def evaluate_selection(root, work_dir, settings):
+    """The metrics of the run in ``work_dir`` on the selection split
+    (``root/data/select/``): its last checkpoint through ``tools/test.py``
+    with the test set pointed there by ``select_config.py``."""
+    ckpt = osp.join(work_dir, f"iter_{settings['iters']}.pth")
+    if not osp.exists(ckpt):
+        raise FileNotFoundError(
+            f'{ckpt}: the checkpoint the selection split is tested with is '
+            'missing; remove the record from the results JSON to rerun it')
+    config = osp.join(work_dir, 'select_config.py')
+    with open(config, 'w') as f:
+        f.write("_base_ = './config.py'\n" + ''.join(
+            f'{key} = {value!r}\n'
+            for key, value in TASKS[settings['task']]['select'].items()))
+    test_dir = osp.join(work_dir, 'select')
+    shutil.rmtree(test_dir, ignore_errors=True)
+    _run([sys.executable, osp.join(ROOT, 'tools/test.py'), config, ckpt,
+          '--work-dir', test_dir], root, osp.join(work_dir, 'select.log'))
+    return _metrics(settings['task'], test_dir)[0]
+
+
 def per_class_iou(log_text):
     """The per-class tables mmseg's ``IoUMetric`` printed in ``log_text``,
     in order: ``{class: IoU}`` of the classes present (IoU not nan)."""
@@ -481,10 +518,10 @@ def machine():
                 omp_threads=RUN_ENV.get('OMP_NUM_THREADS', 'default'))
 
 
-def run_one(root, settings, log=print):
-    """Train and test one run in ``root/runs/<task>/<method>_seed<s>_<hash>``
-    (wiped first, so an interrupted run restarts cleanly); return its
-    record."""
+def run_one(root, settings):
+    """Train one run in ``root/runs/<task>/<method>_seed<s>_<hash>`` (wiped
+    first, so an interrupted run restarts cleanly), test it on the test and
+    the selection splits; return its record."""
     key = settings_hash(settings)
     task = settings['task']
     work_dir = osp.join(root, 'runs', task,
@@ -506,10 +543,8 @@ def run_one(root, settings, log=print):
           '--work-dir', osp.join(work_dir, 'test')], root,
          osp.join(work_dir, 'test.log'))
     test_wall = time.time() - test_start
-
-    metric_spec = TASKS[task]['metrics']
-    raw = _test_metrics(osp.join(work_dir, 'test'),
-                        [k for k, _ in metric_spec.values()])
+    metrics, raw = _metrics(task, osp.join(work_dir, 'test'))
+    select_metrics = evaluate_selection(root, work_dir, settings)
     scalars = _scalars(work_dir)
     entries = [e for e in scalars if 'step_time' in e]
     extra = {}
@@ -527,10 +562,7 @@ def run_one(root, settings, log=print):
     return dict(
         hash=key, task=task, method=settings['method'],
         seed=settings['seed'], settings=settings,
-        metrics={name: raw[k] * scale
-                 for name, (k, scale) in metric_spec.items()},
-        raw_metrics={k: v for k, v in raw.items()
-                     if isinstance(v, (int, float))},
+        metrics=metrics, raw_metrics=raw, select_metrics=select_metrics,
         params=dict(backbone_trainable=params['backbone']['trainable'],
                     backbone_total=params['backbone']['total'],
                     backbone_share=params['backbone']['trainable_share'],

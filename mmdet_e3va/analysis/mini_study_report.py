@@ -1,11 +1,13 @@
 """The mini-study's outputs from its records: per (task, method) means and
-spreads over seeds, a markdown table shaped like the paper's, a summary
-JSON and two plots (accuracy against training memory; memory and time as
-ratios to full fine-tuning)."""
+spreads over seeds, a markdown table shaped like the paper's with each
+method's selected lr and the lr sweeps, a summary JSON and two plots
+(accuracy against training memory; memory and time as ratios to full
+fine-tuning)."""
 import json
 import statistics
 
 from .mini_study import PROTOCOL, TASKS, task_settings_line
+from .mini_study_lr_sweep import LR_GRID, describe
 
 # The paper's column order; memory and time come from the first task here
 # with full fine-tuning recorded (the paper's are COCO's).
@@ -105,9 +107,51 @@ def _settings_line(iters):
         task_settings_line(t, iters[t]) for t in TASKS) + '.'
 
 
-def markdown(summary, methods, iters):
-    """The paper-shaped table, then memory and time for every task;
-    ``iters`` (task -> iterations) is stated with the protocol."""
+def _selected_lr(method, sweeps):
+    """The multiplier the table's runs of ``method`` use, per task where
+    they differ, with † where its sweep is not complete."""
+    cells = {}
+    for task, by_method in sweeps.items():
+        state = by_method.get(method)
+        if state and state['selected'] is not None:
+            cells[task] = describe(method, state['selected']) + (
+                '' if state['complete'] else ' †')
+    if len(set(cells.values())) == 1:
+        return next(iter(cells.values()))
+    return ', '.join(f'{t}: {c}' for t, c in cells.items()) or '-'
+
+
+def _metrics_text(record, key):
+    if record is None:
+        return 'not run'
+    return ', '.join(f'{k} {v:.1f}' for k, v in
+                     record.get(key, {}).items()) or 'not measured'
+
+
+def _sweep_lines(sweeps):
+    """One row per swept candidate: its seed-0 metrics on the selection
+    and the test splits, the selected one marked."""
+    lines = ['', 'lr sweep (seed 0; selected on the selection split by the '
+             "task's first metric; † in the table: not every candidate run "
+             'yet):', '', '| task | method | lr | selection split | test '
+             'split | |', '|---|---|---|---|---|---|']
+    for task, by_method in sweeps.items():
+        for method, state in by_method.items():
+            if len(state['candidates']) < 2:
+                continue
+            for mults, r in state['candidates']:
+                mark = 'selected' if mults == state['selected'] else ''
+                lines.append(f'| {task} | {method} | '
+                             f'{describe(method, mults)} | '
+                             f"{_metrics_text(r, 'select_metrics')} | "
+                             f"{_metrics_text(r, 'metrics')} | {mark} |")
+    return lines
+
+
+def markdown(summary, methods, iters, sweeps):
+    """The paper-shaped table with each method's selected lr, memory and
+    time for every task, then the lr sweeps; ``iters`` (task ->
+    iterations) is stated with the protocol."""
     ref = next((t for t in REFERENCE_TASKS
                 if t in summary and 'Full' in summary[t]),
                next(iter(summary), None))
@@ -116,9 +160,9 @@ def markdown(summary, methods, iters):
         'seeds; ratio to full fine-tuning). Metrics: mean ± std over seeds '
         '(number of seeds).',
         '',
-        '| method | backbone params | memory MB (/ full) | s/iter (/ full) | '
-        'det AP | mask AP | mIoU | VOC AP |',
-        '|---|---:|---:|---:|---:|---:|---:|---:|']
+        '| method | backbone params | lr | memory MB (/ full) | s/iter '
+        '(/ full) | det AP | mask AP | mIoU | VOC AP |',
+        '|---|---:|---|---:|---:|---:|---:|---:|---:|']
     for method in methods:
         cells = {t: summary.get(t, {}).get(method) for t in TASKS}
         if not any(cells.values()):
@@ -130,7 +174,8 @@ def markdown(summary, methods, iters):
         step = (f"{eff['step_time_s']:.3f} "
                 f"({_ratio(eff['step_time_s_vs_full'])})" if eff else '-')
         lines.append(
-            f'| {method} | {_params(row)} | {mem} | {step} | ' +
+            f'| {method} | {_params(row)} | {_selected_lr(method, sweeps)} '
+            f'| {mem} | {step} | ' +
             ' | '.join(_metric_cell(cells[t], name) for t, name in COLUMNS) +
             ' |')
     lines += ['', '| task | method | memory MB | / full | s/iter | / full | '
@@ -146,18 +191,27 @@ def markdown(summary, methods, iters):
                 f"{row['cpu_s_per_iter']:.3f} | "
                 f"{_ratio(row['cpu_s_per_iter_vs_full'])} | "
                 f"`{row['memory_key']}` | {row['device']} |")
+    lines += _sweep_lines(sweeps)
     lines += ['', f'Protocol: {PROTOCOL}', '', _settings_line(iters)]
     return '\n'.join(lines) + '\n'
 
 
-def write_summary(path, summary, records, iters):
+def write_summary(path, summary, sweeps, records, iters):
+    lr_sweep = {
+        task: {method: dict(
+            selected=state['selected'], complete=state['complete'],
+            candidates=[dict(lr_mults=mults, hash=r and r['hash'],
+                             select_metrics=r and r.get('select_metrics'),
+                             metrics=r and r['metrics'])
+                        for mults, r in state['candidates']])
+            for method, state in by_method.items()}
+        for task, by_method in sweeps.items()}
     with open(path, 'w') as f:
         json.dump(dict(protocol=PROTOCOL, tasks={
             t: dict(iters=iters[t], lr=TASKS[t]['lr'],
-                    swin_lr_mult=TASKS[t]['swin_lr_mult'],
                     schedule=TASKS[t]['schedule'], config=TASKS[t]['config'])
-            for t in TASKS}, summary=summary, num_records=len(records)),
-            f, indent=1)
+            for t in TASKS}, lr_grid=LR_GRID, lr_sweep=lr_sweep,
+            summary=summary, num_records=len(records)), f, indent=1)
 
 
 _HIGHLIGHT = {'Full': 'tab:red', 'Frozen': 'black', 'E3VA': 'tab:green',

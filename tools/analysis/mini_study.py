@@ -4,6 +4,9 @@ training memory and time, on Cascade Mask R-CNN (COCO format), UperNet
 source scenes and fine-tuned on different target scenes.
 
 Each run goes through the real ``tools/train.py`` and ``tools/test.py``.
+Every method that trains part of the backbone first runs seed 0 at two lr
+multipliers, selected on a held-out split; its other seeds run at the
+selected one (``mmdet_e3va.analysis.mini_study_lr_sweep``).
 Resumable: each finished run is appended to the results JSON (keyed by a
 hash of its settings), recorded runs are skipped, and an interrupted run
 restarts from scratch. Outputs (next to the results JSON): ``table.md``,
@@ -23,14 +26,15 @@ import time
 from mmdet_e3va.analysis.mini_study import (DATA, METHODS, PAPER_METHODS,
                                             NOMINAL_S_PER_ITER, PRETRAIN,
                                             PROTOCOL, QUICK, ROOT, TASKS,
-                                            current_records, load_records,
+                                            evaluate_selection, load_records,
                                             prepare_data,
                                             prepare_pretrained, run_one,
-                                            run_settings, save_record,
+                                            save_record, selection_data,
                                             set_threads, settings_hash,
                                             task_settings_line)
 from mmdet_e3va.analysis import mini_study_calibration as calibration
-from mmdet_e3va.utils import int_at_least, positive_float
+from mmdet_e3va.analysis import mini_study_lr_sweep as lr_sweep
+from mmdet_e3va.utils import int_at_least
 from mmdet_e3va.analysis.mini_study_report import (aggregate, markdown,
                                                    plot_accuracy_vs_memory,
                                                    plot_memory_time,
@@ -53,11 +57,6 @@ def build_parser():
                         'Full, Frozen, LoRA and E3VA, 0 for the others)')
     parser.add_argument('--iters', type=int_at_least(1),
                         help='training iterations (default: per task)')
-    parser.add_argument('--tuning-lr-mult', type=positive_float,
-                        metavar='M',
-                        help='calibration: multiply the lr of the tuning '
-                        "method's new backbone modules (adapters) by M; such "
-                        'runs are kept out of the table')
     parser.add_argument('--results', default='docs/study/results.json',
                         help='results JSON (records), relative to the repo')
     parser.add_argument('--root', default='work_dirs/mini_study',
@@ -103,36 +102,41 @@ def main():
     seeds = {m: args.seeds or (QUICK['seeds'] if args.quick else
                                DEFAULT_SEEDS.get(m, (0, )))
              for m in methods}
-    # Seed-major: every method's first seed before any second seed, so a
-    # partial study has the whole table once.
-    runs = [run_settings(t, m, s, iters[t], data, pretrain,
-                         args.tuning_lr_mult)
-            for t in tasks for s in sorted(set().union(*seeds.values()))
-            for m in methods if s in seeds[m]]
-    if args.curve:
-        runs = [dict(r, curve=args.curve) for r in runs]
+
+    def plan(records):
+        todo, waiting = lr_sweep.plan(tasks, seeds, iters, data, pretrain,
+                                      records)
+        return [dict(s, curve=args.curve) if args.curve else s
+                for s in todo], waiting
+
     records = load_records(results)
-    todo = [s for s in runs if settings_hash(s) not in records]
-    print(f'mini-study: {len(runs)} runs selected, {len(runs) - len(todo)} '
-          f'recorded in {args.results}, {len(todo)} to run; root {root}')
+    todo, waiting = plan(records)
+    print(f'mini-study: {len(todo)} runs to run now, {len(waiting)} waiting '
+          f'for their lr sweep; records in {args.results}; root {root}')
     print(f'protocol: {PROTOCOL}')
     for t in tasks:
         print(f"  {task_settings_line(t, iters[t])}; {TASKS[t]['config']}")
-    if args.tuning_lr_mult:
-        print(f'  tuning modules (adapters): lr x{args.tuning_lr_mult:g} '
-              '(calibration, not in the table)')
     sys.stdout.flush()
-    if todo and not args.report_only:
-        os.makedirs(root, exist_ok=True)
-        prepare_data(root, data)
-        prepare_pretrained(root, pretrain)
-        run_all(root, results, todo)
+    if not args.report_only:
+        unmeasured = lr_sweep.needs_selection(iters, data, pretrain, records)
+        if todo or unmeasured:
+            os.makedirs(root, exist_ok=True)
+            prepare_data(osp.join(root, 'data'), data)
+            prepare_data(osp.join(root, 'data', 'select'),
+                         selection_data(data))
+            prepare_pretrained(root, pretrain)
+        for record in unmeasured:
+            print(f"selection split: {record['task']} {record['method']} "
+                  f"seed {record['seed']} ({record['work_dir']})", flush=True)
+            record['select_metrics'] = evaluate_selection(
+                root, osp.join(root, record['work_dir']), record['settings'])
+            save_record(results, record)
+        run_all(root, results, plan)
     records = load_records(results)
-    current = current_records(records, iters, data, pretrain)
-    if len(current) < len(records):
-        print(f'{len(records) - len(current)} records of other settings '
-              'left out of the table')
-    report(current, out_dir, iters)
+    current, sweeps = lr_sweep.table_records(iters, data, pretrain, records)
+    print(f'{len(records) - len(current)} records of other settings or lr '
+          'multipliers left out of the table')
+    report(current, sweeps, out_dir, iters)
     report_calibration(records, out_dir)
 
 
@@ -149,13 +153,23 @@ def report_calibration(records, out_dir):
           f"{', '.join(osp.basename(p) for p in paths)}")
 
 
-def run_all(root, results, todo):
+def run_all(root, results, plan):
+    """Run what ``plan(records)`` returns, one run at a time, planning
+    again after each (a finished sweep releases its method's other seeds;
+    another process may have recorded runs)."""
     spent = {}  # task -> seconds per iteration measured this session
     start = time.time()
-    for i, settings in enumerate(todo, 1):
-        task = settings['task']
-        print(f"[{i}/{len(todo)}] {task} {settings['method']} seed "
-              f"{settings['seed']} ({settings['iters']} it) ...", flush=True)
+    i = 0
+    while True:
+        todo, _ = plan(load_records(results))
+        if not todo:
+            return
+        settings, i = todo[0], i + 1
+        task, total = settings['task'], i + len(todo) - 1
+        name = (f"{task} {settings['method']} seed {settings['seed']} "
+                f"({lr_sweep.describe(settings['method'], settings)})")
+        print(f"[{i}/{total}] {name}, {settings['iters']} it ...",
+              flush=True)
         t0 = time.time()
         record = run_one(root, settings)
         save_record(results, record)
@@ -165,31 +179,30 @@ def run_all(root, results, todo):
             s['iters'] * (sum(spent[s['task']]) / len(spent[s['task']])
                           if s['task'] in spent else
                           NOMINAL_S_PER_ITER[s['task']] * 1.3)
-            for s in todo[i:])
+            for s in todo[1:])
         metrics = ', '.join(f'{k} {v:.1f}' for k, v in
                             record['metrics'].items())
+        selected = ', '.join(f'{k} {v:.1f}' for k, v in
+                             record['select_metrics'].items())
         eta = time.strftime('%H:%M UTC', time.gmtime(time.time() + left))
-        print(f"[{i}/{len(todo)}] {task} {settings['method']} seed "
-              f"{settings['seed']}: {metrics}; memory "
-              f"{record['memory_mb']:.0f} MB, {record['step_time_s']:.3f} "
-              f"s/step; {took / 60:.1f} min; elapsed "
-              f'{(time.time() - start) / 60:.0f} min, ETA {eta} '
-              f'({left / 60:.0f} min left)', flush=True)
+        print(f'[{i}/{total}] {name}: {metrics} (selection split: '
+              f"{selected}); memory {record['memory_mb']:.0f} MB, "
+              f"{record['step_time_s']:.3f} s/step; {took / 60:.1f} min; "
+              f'elapsed {(time.time() - start) / 60:.0f} min, ETA {eta} '
+              f'({left / 60:.0f} min left, the planned runs)', flush=True)
 
 
-def report(records, out_dir, iters):
-    order = list(METHODS) + sorted({r['method'] for r in records.values()} -
-                                   set(METHODS))
-    summary = aggregate(records, order)
+def report(records, sweeps, out_dir, iters):
+    summary = aggregate(records, list(METHODS))
     if not summary:
         print('no records yet: nothing to report')
         return
     os.makedirs(out_dir, exist_ok=True)
-    table = markdown(summary, order, iters)
+    table = markdown(summary, list(METHODS), iters, sweeps)
     with open(osp.join(out_dir, 'table.md'), 'w') as f:
         f.write(table)
-    write_summary(osp.join(out_dir, 'summary.json'), summary, records,
-                  iters)
+    write_summary(osp.join(out_dir, 'summary.json'), summary, sweeps,
+                  records, iters)
     plot_accuracy_vs_memory(summary,
                             osp.join(out_dir, 'accuracy_vs_memory.png'))
     plot_memory_time(summary, osp.join(out_dir, 'memory_time.png'))

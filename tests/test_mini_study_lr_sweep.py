@@ -1,0 +1,91 @@
+"""The mini-study's lr sweep: which part of the backbone each method trains,
+its candidate multipliers, seed 0 at every candidate before other seeds,
+selection on the selection split (not the test split) and the table's
+records at the selected multiplier."""
+import pytest
+
+from mmdet_e3va.analysis.mini_study import QUICK, run_settings, settings_hash
+from mmdet_e3va.analysis.mini_study_lr_sweep import (candidates, describe,
+                                                     needs_selection, plan,
+                                                     sweep, table_records,
+                                                     trained_part)
+
+DATA, PRETRAIN, ITERS = QUICK['data'], QUICK['pretrain'], dict(seg=2)
+SWIN = [dict(swin_lr_mult=0.1, tuning_lr_mult=1.0),
+        dict(swin_lr_mult=1.0, tuning_lr_mult=1.0)]
+ADAPTERS = [dict(swin_lr_mult=0.1, tuning_lr_mult=1.0),
+            dict(swin_lr_mult=0.1, tuning_lr_mult=5.0)]
+
+
+@pytest.mark.parametrize('method,part,grid', [
+    ('Full', 'swin', SWIN), ('BitFit', 'swin', SWIN),
+    ('Partial-1', 'swin', SWIN), ('Frozen', None, SWIN[:1]),
+    ('LoRA', 'tuning', ADAPTERS), ('E3VA', 'tuning', ADAPTERS),
+    ('E3VAPlus', 'tuning', ADAPTERS)])
+def test_each_method_sweeps_the_part_it_trains(method, part, grid):
+    assert trained_part(method) == part
+    assert candidates(method) == grid
+
+
+def test_multiplier_one_stays_out_of_the_settings():
+    """The default candidate's settings (and hash) are those of the records
+    made before the sweep: no ``tuning_lr_mult`` key."""
+    default, x5 = (run_settings('seg', 'E3VA', 0, 2, DATA, PRETRAIN, m)
+                   for m in ADAPTERS)
+    assert 'tuning_lr_mult' not in default and x5['tuning_lr_mult'] == 5.0
+    assert settings_hash(default) != settings_hash(x5)
+    assert describe('E3VA', x5) == 'adapters x5'
+    assert describe('Full', SWIN[1]) == 'Swin x1'
+    assert describe('Frozen', SWIN[0]) == 'heads only'
+
+
+def _record(method, seed, mults, select, test):
+    settings = run_settings('seg', method, seed, 2, DATA, PRETRAIN, mults)
+    record = dict(hash=settings_hash(settings), task='seg', method=method,
+                  seed=seed, settings=settings, metrics=dict(mIoU=test))
+    if select is not None:
+        record['select_metrics'] = dict(mIoU=select)
+    return record
+
+
+def _methods(todo):
+    return [(s['method'], s['seed'], describe(s['method'], s))
+            for s in todo]
+
+
+def test_seed_zero_sweeps_then_other_seeds_run_at_the_selection():
+    seeds = dict(Full=(0, 1), Frozen=(0, 1), E3VA=(0, 1))
+    todo, waiting = plan(['seg'], seeds, ITERS, DATA, PRETRAIN, {})
+    assert _methods(todo) == [
+        ('Full', 0, 'Swin x0.1'), ('Full', 0, 'Swin x1'),
+        ('Frozen', 0, 'heads only'), ('E3VA', 0, 'adapters x1'),
+        ('E3VA', 0, 'adapters x5'), ('Frozen', 1, 'heads only')]
+    assert waiting == [('seg', 'Full', 1), ('seg', 'E3VA', 1)]
+
+    # E3VA x5 is better on the selection split and worse on the test split;
+    # Full's candidates tie on the selection split (the default is kept);
+    # E3VA x1 was recorded before the selection split existed.
+    made = [_record('Full', 0, SWIN[0], 50.0, 60.0),
+            _record('Full', 0, SWIN[1], 50.0, 70.0),
+            _record('Frozen', 0, SWIN[0], 40.0, 45.0),
+            _record('E3VA', 0, ADAPTERS[0], None, 58.0),
+            _record('E3VA', 0, ADAPTERS[1], 48.0, 52.0)]
+    records = {r['hash']: r for r in made}
+    assert needs_selection(ITERS, DATA, PRETRAIN, records) == [made[3]]
+    state = sweep('seg', 'E3VA', 2, DATA, PRETRAIN, records)
+    assert not state['complete'] and state['selected'] == ADAPTERS[1]
+    todo, waiting = plan(['seg'], seeds, ITERS, DATA, PRETRAIN, records)
+    assert _methods(todo) == [('Full', 1, 'Swin x0.1'),
+                              ('Frozen', 1, 'heads only')]
+    assert waiting == [('seg', 'E3VA', 1)]
+
+    made[3]['select_metrics'] = dict(mIoU=47.0)
+    todo, waiting = plan(['seg'], seeds, ITERS, DATA, PRETRAIN, records)
+    assert _methods(todo)[-1] == ('E3VA', 1, 'adapters x5') and not waiting
+    seed1 = _record('E3VA', 1, ADAPTERS[1], 49.0, 53.0)
+    records[seed1['hash']] = seed1
+    table, sweeps = table_records(ITERS, DATA, PRETRAIN, records)
+    assert sorted(table) == sorted(r['hash'] for r in (
+        made[0], made[2], made[4], seed1))
+    assert sweeps['seg']['E3VA']['complete']
+    assert sweeps['seg']['Full']['selected'] == SWIN[0]
