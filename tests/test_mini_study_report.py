@@ -10,7 +10,7 @@ import pytest
 
 from conftest import ROOT
 from mmdet_e3va.analysis.mini_study import TASKS
-from mmdet_e3va.analysis.mini_study_report import (aggregate,
+from mmdet_e3va.analysis.mini_study_report import (aggregate, markdown,
                                                    plot_accuracy_vs_memory,
                                                    plot_memory_time)
 
@@ -49,6 +49,31 @@ def test_memory_and_time_are_averaged_and_compared_with_full():
     assert rows['E3VA']['memory_mb_vs_full'] == 0.25
     assert rows['E3VA']['step_time_s_vs_full'] == 0.25
     assert rows['E3VA']['memory_key'] == 'peak_mem_mb'
+
+
+def test_table_names_each_methods_lr_and_unfinished_sweeps():
+    """The lr column holds the selected multiplier, † while the sweep has
+    a candidate not run; the sweep rows show both splits' metrics."""
+    full, e3va = (record('seg', 'Full', 0, 100.0, 1.0),
+                  record('seg', 'E3VA', 0, 50.0, 0.5))
+    full['select_metrics'] = e3va['select_metrics'] = dict(mIoU=30.0)
+    x01, x1 = dict(swin_lr_mult=0.1), dict(swin_lr_mult=1.0)
+    x5 = dict(swin_lr_mult=0.1, tuning_lr_mult=5.0)
+    sweeps = dict(seg=dict(
+        Full=dict(candidates=[(x01, full), (x1, None)], selected=x01,
+                  complete=False),
+        E3VA=dict(candidates=[(x01, None), (x5, e3va)], selected=x5,
+                  complete=True)))
+    records = by_hash(full, e3va)
+    table = markdown(aggregate(records, ['Full', 'E3VA']), ['Full', 'E3VA'],
+                     dict(seg=10, det=10, voc=10), sweeps)
+    rows = {line.split(' | ')[0][2:]: line for line in table.splitlines()
+            if line.startswith('| Full |') or line.startswith('| E3VA |')}
+    assert '| Swin x0.1 † |' in rows['Full']
+    assert '| adapters x5 |' in rows['E3VA']
+    assert '| seg | Full | Swin x1 | not run | not run |  |' in table
+    assert ('| seg | E3VA | adapters x5 | mIoU 30.0 | mIoU 20.0 | selected |'
+            in table)
 
 
 @pytest.mark.parametrize('odd, named', [
