@@ -1,5 +1,5 @@
 from .checkpoint_integrity import CorruptCheckpointError
-from .cli import int_at_least, positive_float
+from .cli import int_at_least
 from .efficiency import (MEMORY_CATEGORIES, PeakMemoryMeter, peak_rss_bytes,
                          state_tensors)
 from .model_wrapper import unwrap_model
@@ -11,6 +11,5 @@ __all__ = [
     'MEMORY_CATEGORIES', 'PeakMemoryMeter', 'peak_rss_bytes',
     'state_tensors', 'format_report',
     'parameter_report', 'UnsafeCheckpointError', 'CorruptCheckpointError',
-    'install_safe_checkpoint_loading', 'unwrap_model', 'int_at_least',
-    'positive_float'
+    'install_safe_checkpoint_loading', 'unwrap_model', 'int_at_least'
 ]

@@ -12,10 +12,3 @@ def int_at_least(minimum):
         return value
     return parse
 
-
-def positive_float(text):
-    """argparse type: a float > 0."""
-    value = float(text)
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f'must be > 0, got {value}')
-    return value

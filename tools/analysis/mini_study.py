@@ -30,8 +30,7 @@ from mmdet_e3va.analysis.mini_study import (DATA, METHODS, PAPER_METHODS,
                                             prepare_data,
                                             prepare_pretrained, run_one,
                                             save_record, selection_data,
-                                            set_threads, settings_hash,
-                                            task_settings_line)
+                                            set_threads, task_settings_line)
 from mmdet_e3va.analysis import mini_study_calibration as calibration
 from mmdet_e3va.analysis import mini_study_lr_sweep as lr_sweep
 from mmdet_e3va.utils import int_at_least
