@@ -84,7 +84,7 @@ def aggregate(records, methods):
     return summary
 
 
-def _metric_cell(row, name):
+def metric_cell(row, name):
     if row is None or name not in row['metrics']:
         return '-'
     m = row['metrics'][name]
@@ -96,7 +96,7 @@ def _ratio(value):
     return '-' if value is None else f'{value:.2f}'
 
 
-def _params(row):
+def params_cell(row):
     n = row['backbone_trainable']
     text = f'{n / 1e6:.2f} M' if n >= 1e5 else f'{n / 1e3:.1f} K'
     return f"{text} ({100 * row['backbone_share']:.2f}%)"
@@ -174,9 +174,9 @@ def markdown(summary, methods, iters, sweeps):
         step = (f"{eff['step_time_s']:.3f} "
                 f"({_ratio(eff['step_time_s_vs_full'])})" if eff else '-')
         lines.append(
-            f'| {method} | {_params(row)} | {_selected_lr(method, sweeps)} '
-            f'| {mem} | {step} | ' +
-            ' | '.join(_metric_cell(cells[t], name) for t, name in COLUMNS) +
+            f'| {method} | {params_cell(row)} | '
+            f'{_selected_lr(method, sweeps)} | {mem} | {step} | ' +
+            ' | '.join(metric_cell(cells[t], name) for t, name in COLUMNS) +
             ' |')
     lines += ['', '| task | method | memory MB | / full | s/iter | / full | '
               'CPU s/iter | / full | memory meter | device |',

@@ -10,7 +10,8 @@ selected one (``mmdet_e3va.analysis.mini_study_lr_sweep``).
 Resumable: each finished run is appended to the results JSON (keyed by a
 hash of its settings), recorded runs are skipped, and an interrupted run
 restarts from scratch. Outputs (next to the results JSON): ``table.md``,
-``summary.json``, ``accuracy_vs_memory.png``, ``memory_time.png``.
+``summary.json``, ``accuracy_vs_memory.png``, ``memory_time.png``, and
+with E3VAPlus runs ``ablation.md`` and ``ablation.png``.
 
     python tools/analysis/mini_study.py                  # everything
     python tools/analysis/mini_study.py --task seg --methods Full Frozen
@@ -33,11 +34,13 @@ from mmdet_e3va.analysis.mini_study import (DATA, METHODS, PAPER_METHODS,
                                             set_threads, task_settings_line)
 from mmdet_e3va.analysis import mini_study_calibration as calibration
 from mmdet_e3va.analysis import mini_study_lr_sweep as lr_sweep
-from mmdet_e3va.utils import int_at_least
+from mmdet_e3va.analysis.mini_study_ablation import (ablation_markdown,
+                                                     plot_ablation)
 from mmdet_e3va.analysis.mini_study_report import (aggregate, markdown,
                                                    plot_accuracy_vs_memory,
                                                    plot_memory_time,
                                                    write_summary)
+from mmdet_e3va.utils import int_at_least
 
 # Seeds per method unless --seeds: three for the methods the issue names,
 # one for the others.
@@ -207,6 +210,14 @@ def report(records, sweeps, out_dir, iters):
     plot_memory_time(summary, osp.join(out_dir, 'memory_time.png'))
     print(table)
     print(f'table, summary and plots written to {out_dir}/')
+    ablation = ablation_markdown(summary)
+    if ablation:
+        with open(osp.join(out_dir, 'ablation.md'), 'w') as f:
+            f.write(ablation)
+        plot_ablation(summary, osp.join(out_dir, 'ablation.png'))
+        print(ablation)
+        print(f'E3VA+ ablation written to {out_dir}/ablation.md, '
+              'ablation.png')
 
 
 if __name__ == '__main__':
