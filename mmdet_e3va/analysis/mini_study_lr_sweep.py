@@ -138,10 +138,12 @@ def table_records(iters, data, pretrain, records):
             sweeps.setdefault(task, {})[method] = state
             if state['selected'] is None:
                 continue
-            for key, r in records.items():
-                if (r['task'] == task and r['method'] == method and key ==
-                        settings_hash(run_settings(
-                            task, method, r['seed'], iters[task], data,
-                            pretrain, state['selected']))):
-                    table[key] = r
+            seeds = {r['seed'] for r in records.values()
+                     if r['task'] == task and r['method'] == method}
+            for seed in seeds:
+                key = settings_hash(run_settings(
+                    task, method, seed, iters[task], data, pretrain,
+                    state['selected']))
+                if key in records:
+                    table[key] = records[key]
     return table, sweeps
