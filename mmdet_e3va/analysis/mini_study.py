@@ -137,7 +137,7 @@ TASKS = {
                                 'instances_val2017.json'))),
     'voc': dict(
         config='configs/study/retinanet_swin-study_fpn_study-voc.py',
-        iters=400, lr=2e-4, schedule='step',
+        iters=2000, lr=2e-4, schedule='step',
         metrics={'VOC AP': ('pascal_voc/mAP', 100.0)},
         select=dict(test_dataloader=dict(dataset=dict(
             data_root='data/select/VOCdevkit/')))),

@@ -109,8 +109,10 @@ def plot(records, out_dir):
         ncol = 2 if len(names) > 2 else 1  # long labels: 2 need 3 panels
         legend_rows = -(-len(task_records) // ncol)
         height = 3.6 + 0.25 * legend_rows
+        # a legend column of about 7 inches holds one run's label
         fig, axes = plt.subplots(1, len(names), squeeze=False,
-                                 figsize=(4.2 * len(names), height))
+                                 figsize=(max(4.2 * len(names), 7 * ncol),
+                                          height))
         protocols = list(dict.fromkeys(_protocol(r) for r in task_records))
         methods = sorted({r['method'] for r in task_records},
                          key=lambda m: (m != 'Full', m != 'Frozen', m))
