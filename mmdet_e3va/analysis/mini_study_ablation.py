@@ -10,6 +10,7 @@ from .mini_study_report import (COLUMNS, REFERENCE_TASKS, metric_cell,
 
 BASELINE = 'E3VA'
 VARIANTS = tuple(E3VA_PLUS_ABLATIONS)
+MIN_HALF_SPAN = 2.0  # the plot's x axis spans at least this either side
 
 
 def difference(row, base, name):
@@ -31,20 +32,22 @@ def difference(row, base, name):
 
 def ablation_rows(summary):
     """The E3VA row and each variant's with runs, in
-    ``E3VA_PLUS_ABLATIONS`` order: ``dict(method, params, memory_vs_e3va,
-    time_vs_e3va, cells={(task, metric): (text, difference)})``, memory
-    and time on the first task of ``REFERENCE_TASKS`` where E3VA ran."""
-    ref = next((t for t in REFERENCE_TASKS
-                if BASELINE in summary.get(t, {})), None)
+    ``E3VA_PLUS_ABLATIONS`` order: ``dict(method, params, task,
+    memory_vs_e3va, time_vs_e3va, cells={(task, metric): (text,
+    difference)})``; memory and time on ``task``, the first of
+    ``REFERENCE_TASKS`` where both the method and E3VA ran (``None``
+    where there is none)."""
     rows = []
     for method in (BASELINE, ) + VARIANTS:
         by_task = {t: summary.get(t, {}).get(method) for t, _ in COLUMNS}
         if not any(by_task.values()):
             continue
-        eff = summary.get(ref, {}).get(method)
-        base = summary.get(ref, {}).get(BASELINE)
+        ref = next((t for t in REFERENCE_TASKS
+                    if {method, BASELINE} <= set(summary.get(t, {}))), None)
+        eff, base = ((summary[ref][method], summary[ref][BASELINE])
+                     if ref else (None, None))
         rows.append(dict(
-            method=method,
+            method=method, task=ref,
             params=params_cell(next(r for r in by_task.values() if r)),
             memory_vs_e3va=eff and eff['memory_mb'] / base['memory_mb'],
             time_vs_e3va=eff and eff['step_time_s'] / base['step_time_s'],
@@ -53,22 +56,23 @@ def ablation_rows(summary):
                                           summary.get(t, {}).get(BASELINE),
                                           name))
                    for t, name in COLUMNS}))
-    return ref, rows
+    return rows
 
 
 def ablation_markdown(summary):
     """The ablation table (markdown), or ``''`` without E3VAPlus runs."""
-    ref, rows = ablation_rows(summary)
+    rows = ablation_rows(summary)
     if not any(r['method'] != BASELINE for r in rows):
         return ''
     names = [name for _, name in COLUMNS]
     lines = [
-        f'E3VA+ ablation: each metric mean ± std (seeds) and its difference '
-        f'to E3VA (beyond spread: larger than the two standard deviations '
-        f'added); memory and time of the `{ref}` task as ratios to E3VA.',
+        'E3VA+ ablation: each metric mean ± std (seeds) and its difference '
+        'to E3VA (beyond spread: larger than the two standard deviations '
+        'added); training memory and step time as ratios to E3VA on the '
+        'first task of det, seg, voc where both ran.',
         '', '| method | backbone params | memory / E3VA | s/iter / E3VA | '
-        + ' | '.join(names) + ' |',
-        '|---|---:|---:|---:|' + '---:|' * len(names)]
+        'on | ' + ' | '.join(names) + ' |',
+        '|---|---:|---:|---:|---|' + '---:|' * len(names)]
     for row in rows:
         cells = []
         for key in ((t, n) for t, n in COLUMNS):
@@ -79,7 +83,8 @@ def ablation_markdown(summary):
         ratios = [('-' if v is None else f'{v:.2f}')
                   for v in (row['memory_vs_e3va'], row['time_vs_e3va'])]
         lines.append(f"| {row['method']} | {row['params']} | "
-                     f"{' | '.join(ratios)} | {' | '.join(cells)} |")
+                     f"{' | '.join(ratios)} | {row['task'] or '-'} | "
+                     f"{' | '.join(cells)} |")
     return '\n'.join(lines) + '\n'
 
 
@@ -87,12 +92,13 @@ def plot_ablation(summary, path):
     """One panel per metric where a variant and E3VA both ran: each
     variant's difference to E3VA (error bar: the variant's std over seeds;
     green or red beyond the spread), E3VA's own std as a grey band around
-    zero. Returns ``path``, or ``None`` (nothing drawn) without such a
+    zero; the axis spans at least :data:`MIN_HALF_SPAN` points either
+    side. Returns ``path``, or ``None`` (nothing drawn) without such a
     metric."""
     import matplotlib
     matplotlib.use('Agg')
     import matplotlib.pyplot as plt
-    _, rows = ablation_rows(summary)
+    rows = ablation_rows(summary)
     variants = [r for r in rows if r['method'] != BASELINE]
     panels = [(t, n) for t, n in COLUMNS
               if any(r['cells'][(t, n)][1] for r in variants)]
@@ -117,6 +123,8 @@ def plot_ablation(summary, path):
         ax.set_yticks(range(len(shown)), labels)
         ax.set_ylim(len(shown) - 0.5, -0.5)  # the registry's order, top down
         ax.axvline(0, color='black', lw=0.8)
+        lo, hi = ax.get_xlim()
+        ax.set_xlim(min(lo, -MIN_HALF_SPAN), max(hi, MIN_HALF_SPAN))
         ax.set_xlabel(f"{name} - E3VA (points)\ngrey: E3VA ± std "
                       f"({base['n']} seeds)")
         ax.set_title(f'{task}: {name} against E3VA')
