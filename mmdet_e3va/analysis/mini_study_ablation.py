@@ -6,7 +6,7 @@ E3VA's."""
 from mmdet_e3va.models.tuning import E3VA_PLUS_ABLATIONS
 
 from .mini_study_report import (COLUMNS, REFERENCE_TASKS, metric_cell,
-                                params_cell)
+                                params_cell, ratio_cell)
 
 BASELINE = 'E3VA'
 VARIANTS = tuple(E3VA_PLUS_ABLATIONS)
@@ -69,18 +69,18 @@ def ablation_markdown(summary):
         'E3VA+ ablation: each metric mean ± std (seeds) and its difference '
         'to E3VA (beyond spread: larger than the two standard deviations '
         'added); training memory and step time as ratios to E3VA on the '
-        'first task of det, seg, voc where both ran.',
+        f"first task of {', '.join(REFERENCE_TASKS)} where both ran.",
         '', '| method | backbone params | memory / E3VA | s/iter / E3VA | '
         'on | ' + ' | '.join(names) + ' |',
         '|---|---:|---:|---:|---|' + '---:|' * len(names)]
     for row in rows:
         cells = []
-        for key in ((t, n) for t, n in COLUMNS):
+        for key in COLUMNS:
             text, diff = row['cells'][key]
             if diff is not None and row['method'] != BASELINE:
                 text += f' ({diff[0]:+.1f}, {diff[1]})'
             cells.append(text)
-        ratios = [('-' if v is None else f'{v:.2f}')
+        ratios = [ratio_cell(v)
                   for v in (row['memory_vs_e3va'], row['time_vs_e3va'])]
         lines.append(f"| {row['method']} | {row['params']} | "
                      f"{' | '.join(ratios)} | {row['task'] or '-'} | "

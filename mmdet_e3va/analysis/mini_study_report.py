@@ -92,7 +92,7 @@ def metric_cell(row, name):
             else f"{m['mean']:.1f} (1)")
 
 
-def _ratio(value):
+def ratio_cell(value):
     return '-' if value is None else f'{value:.2f}'
 
 
@@ -169,10 +169,10 @@ def markdown(summary, methods, iters, sweeps):
             continue
         row = cells[ref] or next(r for r in cells.values() if r)
         eff = cells[ref]
-        mem = (f"{eff['memory_mb']:.0f} ({_ratio(eff['memory_mb_vs_full'])})"
-               if eff else '-')
+        mem = (f"{eff['memory_mb']:.0f} "
+               f"({ratio_cell(eff['memory_mb_vs_full'])})" if eff else '-')
         step = (f"{eff['step_time_s']:.3f} "
-                f"({_ratio(eff['step_time_s_vs_full'])})" if eff else '-')
+                f"({ratio_cell(eff['step_time_s_vs_full'])})" if eff else '-')
         lines.append(
             f'| {method} | {params_cell(row)} | '
             f'{_selected_lr(method, sweeps)} | {mem} | {step} | ' +
@@ -185,11 +185,11 @@ def markdown(summary, methods, iters, sweeps):
         for method, row in rows.items():
             lines.append(
                 f"| {task} | {method} | {row['memory_mb']:.0f} | "
-                f"{_ratio(row['memory_mb_vs_full'])} | "
+                f"{ratio_cell(row['memory_mb_vs_full'])} | "
                 f"{row['step_time_s']:.3f} | "
-                f"{_ratio(row['step_time_s_vs_full'])} | "
+                f"{ratio_cell(row['step_time_s_vs_full'])} | "
                 f"{row['cpu_s_per_iter']:.3f} | "
-                f"{_ratio(row['cpu_s_per_iter_vs_full'])} | "
+                f"{ratio_cell(row['cpu_s_per_iter_vs_full'])} | "
                 f"`{row['memory_key']}` | {row['device']} |")
     lines += _sweep_lines(sweeps)
     lines += ['', f'Protocol: {PROTOCOL}', '', _settings_line(iters)]
