@@ -79,7 +79,17 @@ def test_seed_zero_sweeps_then_other_seeds_run_at_the_selection():
                               ('Frozen', 1, 'heads only')]
     assert waiting == [('seg', 'E3VA', 1)]
 
+    # x5 wins at the top end run: x25 joins the sweep before seed 1 runs;
+    # x25 is worse, so x5, inside the range run, is selected.
     made[3]['select_metrics'] = dict(mIoU=47.0)
+    todo, waiting = plan(['seg'], seeds, ITERS, DATA, PRETRAIN, records)
+    assert _methods(todo)[-3:] == [('E3VA', 0, 'adapters x25'),
+                                   ('Full', 1, 'Swin x0.1'),
+                                   ('Frozen', 1, 'heads only')]
+    assert waiting == [('seg', 'E3VA', 1)]
+    x25 = _record('E3VA', 0, dict(ADAPTERS[1], tuning_lr_mult=25.0), 46.0,
+                  55.0)
+    records[x25['hash']] = x25
     todo, waiting = plan(['seg'], seeds, ITERS, DATA, PRETRAIN, records)
     assert _methods(todo)[-1] == ('E3VA', 1, 'adapters x5') and not waiting
     seed1 = _record('E3VA', 1, ADAPTERS[1], 49.0, 53.0)
@@ -88,4 +98,31 @@ def test_seed_zero_sweeps_then_other_seeds_run_at_the_selection():
     assert sorted(table) == sorted(r['hash'] for r in (
         made[0], made[2], made[4], seed1))
     assert sweeps['seg']['E3VA']['complete']
+    assert not sweeps['seg']['E3VA']['at_grid_end']
     assert sweeps['seg']['Full']['selected'] == SWIN[0]
+
+
+def test_a_winning_end_widens_the_sweep_to_the_grids_end():
+    """Down for Full (x0.1 beats x1, then x0.01 beats x0.1), up for
+    E3VA (x5, then x25): one step at a time, each needing its run, and the
+    last multiplier of the grid is marked."""
+    def state(method, scores):
+        made = [_record(method, 0, mults, score, score)
+                for mults, score in scores]
+        records = {r['hash']: r for r in made}
+        return sweep('seg', method, 2, DATA, PRETRAIN, records)
+
+    x001 = dict(SWIN[0], swin_lr_mult=0.01)
+    full = state('Full', [(SWIN[0], 50.0), (SWIN[1], 40.0)])
+    assert [m for m, _ in full['candidates']] == [x001] + SWIN
+    assert not full['complete'] and full['selected'] == SWIN[0]
+    full = state('Full', [(SWIN[0], 50.0), (SWIN[1], 40.0), (x001, 55.0)])
+    assert full['complete'] and full['at_grid_end']
+    assert full['selected'] == x001
+
+    x25 = dict(ADAPTERS[1], tuning_lr_mult=25.0)
+    e3va = state('E3VA', [(ADAPTERS[0], 40.0), (ADAPTERS[1], 50.0),
+                          (x25, 60.0)])
+    assert [m for m, _ in e3va['candidates']] == ADAPTERS + [x25]
+    assert e3va['complete'] and e3va['at_grid_end']
+    assert describe('E3VA', e3va['selected']) == 'adapters x25'

@@ -53,7 +53,8 @@ def test_memory_and_time_are_averaged_and_compared_with_full():
 
 def test_table_names_each_methods_lr_and_unfinished_sweeps():
     """The lr column holds the selected multiplier, † while the sweep has
-    a candidate not run; the sweep rows show both splits' metrics."""
+    a candidate not run; the sweep rows show both splits' metrics and
+    whether the selected multiplier is the grid's last."""
     full, e3va = (record('seg', 'Full', 0, 100.0, 1.0),
                   record('seg', 'E3VA', 0, 50.0, 0.5))
     full['select_metrics'] = e3va['select_metrics'] = dict(mIoU=30.0)
@@ -61,9 +62,9 @@ def test_table_names_each_methods_lr_and_unfinished_sweeps():
     x5 = dict(swin_lr_mult=0.1, tuning_lr_mult=5.0)
     sweeps = dict(seg=dict(
         Full=dict(candidates=[(x01, full), (x1, None)], selected=x01,
-                  complete=False),
+                  complete=False, at_grid_end=False),
         E3VA=dict(candidates=[(x01, None), (x5, e3va)], selected=x5,
-                  complete=True)))
+                  complete=True, at_grid_end=True)))
     records = by_hash(full, e3va)
     table = markdown(aggregate(records, ['Full', 'E3VA']), ['Full', 'E3VA'],
                      dict(seg=10, det=10, voc=10), sweeps)
@@ -72,8 +73,8 @@ def test_table_names_each_methods_lr_and_unfinished_sweeps():
     assert '| Swin x0.1 † |' in rows['Full']
     assert '| adapters x5 |' in rows['E3VA']
     assert '| seg | Full | Swin x1 | not run | not run |  |' in table
-    assert ('| seg | E3VA | adapters x5 | mIoU 30.0 | mIoU 20.0 | selected |'
-            in table)
+    assert ('| seg | E3VA | adapters x5 | mIoU 30.0 | mIoU 20.0 | selected, '
+            "at the grid's end |" in table)
 
 
 @pytest.mark.parametrize('odd, named', [

@@ -175,11 +175,13 @@ PROTOCOL = (
     'segmentation) and one AdamW lr per task for the heads. The same small '
     'lr sweep for every method that trains part of the backbone, at seed 0: '
     'the pretrained Swin parameters it trains (Full, BitFit, LN-tune, '
-    'Partial) at 0.1 or 1 times the task lr, or its new backbone modules '
-    '(adapters, LoRA, E3VA\'s highway) at 1 or 5 times it; each sweep run is '
-    'tested on a selection split of its own (target scenes of another seed, '
-    'not the test split) and the better multiplier is the method\'s for '
-    'every seed and the table. Seeds fix initialisation, data order and '
+    'Partial) at 0.1 and 1 times the task lr, or its new backbone modules '
+    '(adapters, LoRA, E3VA\'s highway) at 1 and 5 times it; each sweep run '
+    'is tested on a selection split of its own (target scenes of another '
+    'seed, not the test split), a best multiplier at an end of those run '
+    'adds the next one on that side (Swin 0.01 or 3, new modules 0.2 or '
+    '25), and the best multiplier is the method\'s for every seed and the '
+    'table. Seeds fix initialisation, data order and '
     'augmentation.')
 
 

@@ -1,15 +1,19 @@
 """The mini-study's learning-rate protocol: the same small sweep for every
 method, selected on a held-out split.
 
-A method that trains part of the backbone runs seed 0 at two multipliers of
-the task lr: the pretrained Swin parameters it updates (Full, BitFit,
-LN-tune, Partial) at ``swin_lr_mult`` 0.1 or 1, or its new backbone modules
-(adapters, LoRA, E3VA's highway and norm deltas) at ``tuning_lr_mult`` 1 or
-5; the heads always train at the task lr, and the frozen backbone has
+A method that trains part of the backbone runs seed 0 at multipliers of the
+task lr: the pretrained Swin parameters it updates (Full, BitFit, LN-tune,
+Partial) at ``swin_lr_mult`` 0.1 and 1, or its new backbone modules
+(adapters, LoRA, E3VA's highway and norm deltas) at ``tuning_lr_mult`` 1
+and 5; the heads always train at the task lr, and the frozen backbone has
 nothing to sweep. Each run is also tested on the selection split
 (:func:`~mmdet_e3va.analysis.mini_study.selection_data`), and the
 multiplier with the better selection metric (the task's first metric; a tie
-keeps the first) is the method's for its other seeds and the table.
+keeps the lower one) is the method's for its other seeds and the table. When
+the best is an end of the multipliers run so far (alone: a tie stops), the
+sweep goes one step further on that side of :data:`LR_GRID` (Swin 0.01 or
+3, new modules 0.2 or 25), until the best is inside the range run or at the
+grid's end.
 """
 import functools
 import os.path as osp
@@ -17,10 +21,13 @@ import os.path as osp
 from .mini_study import METHODS, ROOT, TASKS, run_settings, settings_hash
 
 SWEEP_SEED = 0
-# The multipliers swept for each trained part; the first is the default.
-LR_GRID = dict(swin=('swin_lr_mult', (0.1, 1.0)),
-               tuning=('tuning_lr_mult', (1.0, 5.0)))
-_DEFAULT = {key: values[0] for key, values in LR_GRID.values()}
+# The multipliers each trained part may be swept over, in increasing order;
+# a sweep starts at the two at START (the first of them is the default) and
+# extends one step beyond a winning end.
+LR_GRID = dict(swin=('swin_lr_mult', (0.01, 0.1, 1.0, 3.0)),
+               tuning=('tuning_lr_mult', (0.2, 1.0, 5.0, 25.0)))
+START = (1, 2)
+_DEFAULT = {key: values[START[0]] for key, values in LR_GRID.values()}
 
 
 @functools.lru_cache
@@ -52,12 +59,12 @@ def trained_part(method):
 
 def candidates(method):
     """The lr multipliers (``swin_lr_mult``, ``tuning_lr_mult``) that
-    ``method``'s seed 0 runs at, the default first."""
+    ``method``'s seed 0 starts at, the default first."""
     part = trained_part(method)
     if part is None:
         return [dict(_DEFAULT)]
     key, values = LR_GRID[part]
-    return [dict(_DEFAULT, **{key: value}) for value in values]
+    return [dict(_DEFAULT, **{key: values[i]}) for i in START]
 
 
 def describe(method, lr_mults):
@@ -73,37 +80,60 @@ def describe(method, lr_mults):
 
 def sweep(task, method, iters, data, pretrain, records):
     """``method``'s sweep on ``task``: ``dict(candidates=[(lr_mults,
-    seed-0 record or None)], selected=lr_mults or None, complete=bool)``;
-    the selection is over the recorded candidates with a selection metric,
-    complete when every candidate has one."""
+    seed-0 record or None)], selected=lr_mults or None, complete=bool,
+    at_grid_end=bool)``. The candidates are the start pair, widened by one
+    step past each winning end (see the module); the selection is over the
+    recorded candidates with a selection metric, complete when every
+    candidate has one and the best is no end that can still be widened."""
     metric = next(iter(TASKS[task]['metrics']))
-    found = [(mults, records.get(settings_hash(run_settings(
-        task, method, SWEEP_SEED, iters, data, pretrain, mults))))
-        for mults in candidates(method)]
-    measured = [(mults, r) for mults, r in found
-                if r is not None and 'select_metrics' in r]
-    if len(found) == 1:  # nothing to sweep
-        return dict(candidates=found, selected=found[0][0], complete=True)
-    selected = max(measured, key=lambda m: m[1]['select_metrics'][metric],
-                   default=(None, None))[0]
-    return dict(candidates=found, selected=selected,
-                complete=len(measured) == len(found))
+
+    def found(mults):
+        return mults, records.get(settings_hash(run_settings(
+            task, method, SWEEP_SEED, iters, data, pretrain, mults)))
+
+    part = trained_part(method)
+    if part is None:  # nothing to sweep
+        only = [found(dict(_DEFAULT))]
+        return dict(candidates=only, selected=only[0][0], complete=True,
+                    at_grid_end=False)
+    key, values = LR_GRID[part]
+    low, high = START
+    while True:
+        state = [found(dict(_DEFAULT, **{key: v}))
+                 for v in values[low:high + 1]]
+        scores = [r['select_metrics'][metric]
+                  if r is not None and 'select_metrics' in r else None
+                  for _, r in state]
+        measured = [i for i, score in enumerate(scores) if score is not None]
+        best = max(measured, key=lambda i: scores[i], default=None)
+        selected = None if best is None else state[best][0]
+        if len(measured) < len(state):
+            return dict(candidates=state, selected=selected, complete=False,
+                        at_grid_end=False)
+        alone = scores.count(scores[best]) == 1  # a tie widens nothing
+        if alone and best == 0 and low > 0:
+            low -= 1
+        elif alone and best == len(state) - 1 and high < len(values) - 1:
+            high += 1
+        else:
+            return dict(candidates=state, selected=selected, complete=True,
+                        at_grid_end=low + best in (0, len(values) - 1))
 
 
 def plan(tasks, seeds, iters, data, pretrain, records):
     """``(todo, waiting)``: the settings of the runs not in ``records``,
-    seed-major (seed 0 at every candidate, the other seeds at the selected
-    multiplier), and the ``(task, method, seed)`` held back until their
-    sweep is complete. ``seeds``: method -> seeds."""
+    seed-major (seed 0 at every candidate so far, the other seeds at the
+    selected multiplier), and the ``(task, method, seed)`` held back until
+    their sweep is complete. ``seeds``: method -> seeds."""
     todo, waiting = [], []
     for task in tasks:
         for seed in sorted(set().union(*seeds.values())):
             for method in (m for m in seeds if seed in seeds[m]):
+                state = sweep(task, method, iters[task], data, pretrain,
+                              records)
                 if seed == SWEEP_SEED:
-                    chosen = candidates(method)
+                    chosen = [mults for mults, _ in state['candidates']]
                 else:
-                    state = sweep(task, method, iters[task], data, pretrain,
-                                  records)
                     if not state['complete']:
                         waiting.append((task, method, seed))
                         continue

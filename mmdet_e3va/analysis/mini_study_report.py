@@ -7,7 +7,7 @@ import json
 import statistics
 
 from .mini_study import PROTOCOL, TASKS, task_settings_line
-from .mini_study_lr_sweep import LR_GRID, describe
+from .mini_study_lr_sweep import LR_GRID, START, describe
 
 # The paper's column order; memory and time come from the first task here
 # with full fine-tuning recorded (the paper's are COCO's).
@@ -141,6 +141,8 @@ def _sweep_lines(sweeps):
                 continue
             for mults, r in state['candidates']:
                 mark = 'selected' if mults == state['selected'] else ''
+                if mark and state['at_grid_end']:
+                    mark += ", at the grid's end"
                 lines.append(f'| {task} | {method} | '
                              f'{describe(method, mults)} | '
                              f"{_metrics_text(r, 'select_metrics')} | "
@@ -200,6 +202,7 @@ def write_summary(path, summary, sweeps, records, iters):
     lr_sweep = {
         task: {method: dict(
             selected=state['selected'], complete=state['complete'],
+            at_grid_end=state['at_grid_end'],
             candidates=[dict(lr_mults=mults, hash=r and r['hash'],
                              select_metrics=r and r.get('select_metrics'),
                              metrics=r and r['metrics'])
@@ -210,7 +213,8 @@ def write_summary(path, summary, sweeps, records, iters):
         json.dump(dict(protocol=PROTOCOL, tasks={
             t: dict(iters=iters[t], lr=TASKS[t]['lr'],
                     schedule=TASKS[t]['schedule'], config=TASKS[t]['config'])
-            for t in TASKS}, lr_grid=LR_GRID, lr_sweep=lr_sweep,
+            for t in TASKS}, lr_grid=LR_GRID, lr_start=START,
+            lr_sweep=lr_sweep,
             summary=summary, num_records=len(records)), f, indent=1)
 
 
