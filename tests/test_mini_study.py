@@ -2,6 +2,7 @@
 upstream datasets of the study configs, and the study tool end to end in
 --quick mode (real tools/train.py and tools/test.py runs, records, table,
 summary and plots), then resumed without running anything again."""
+import hashlib
 import importlib.util
 import json
 
@@ -115,6 +116,8 @@ def test_quick_study_runs_then_resumes(tmp_path):
         assert 0 <= record['select_metrics']['mIoU'] <= 100
         assert record['memory_mb'] > 0 and record['step_time_s'] > 0
         assert record['cpu_s_per_iter'] > 0 and record['machine']['hostname']
+        assert record['pretrained_sha1'] == hashlib.sha1(
+            (root / CHECKPOINT).read_bytes()).hexdigest()
         # mmseg's table: the classes in the ground truth or predicted.
         per_class = record['per_class_iou']
         assert set(per_class) & set(TARGET_SCENES.classes +

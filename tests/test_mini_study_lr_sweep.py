@@ -126,3 +126,13 @@ def test_a_winning_end_widens_the_sweep_to_the_grids_end():
     assert [m for m, _ in e3va['candidates']] == ADAPTERS + [x25]
     assert e3va['complete'] and e3va['at_grid_end']
     assert describe('E3VA', e3va['selected']) == 'adapters x25'
+
+    # The quick mode keeps the start pair.
+    made = [_record('Full', 0, SWIN[0], 50.0, 50.0),
+            _record('Full', 0, SWIN[1], 40.0, 40.0)]
+    records = {r['hash']: r for r in made}
+    quick = sweep('seg', 'Full', 2, DATA, PRETRAIN, records, widen=False)
+    assert [m for m, _ in quick['candidates']] == SWIN
+    assert quick['complete'] and quick['selected'] == SWIN[0]
+    assert plan(['seg'], dict(Full=(0, 1)), ITERS, DATA, PRETRAIN, records,
+                widen=False)[0][0]['seed'] == 1

@@ -508,6 +508,16 @@ def _memory(entries):
     return memory, choice[0]
 
 
+def file_sha1(path):
+    """SHA-1 of the file at ``path`` (hex): records name the pretrained
+    checkpoint they started from, so a regenerated one can be compared."""
+    digest = hashlib.sha1()
+    with open(path, 'rb') as f:
+        for block in iter(lambda: f.read(1 << 20), b''):
+            digest.update(block)
+    return digest.hexdigest()
+
+
 def machine():
     """Where and under what load a run ran."""
     import torch
@@ -574,6 +584,7 @@ def run_one(root, settings):
         memory_all_mb=memory, step_time_s=statistics.median(steps),
         train_cpu_s=cpu_s, cpu_s_per_iter=cpu_s / settings['iters'],
         train_wall_s=train_wall, test_wall_s=test_wall,
+        pretrained_sha1=file_sha1(osp.join(root, CHECKPOINT)),
         machine=dict(machine(), loadavg_start=load_start,
                      loadavg_end=os.getloadavg()),
         finished_at=time.strftime('%Y-%m-%d %H:%M:%S UTC', time.gmtime()),

@@ -78,13 +78,14 @@ def describe(method, lr_mults):
     return f"{name} x{lr_mults.get(key, 1.0):g}"
 
 
-def sweep(task, method, iters, data, pretrain, records):
+def sweep(task, method, iters, data, pretrain, records, widen=True):
     """``method``'s sweep on ``task``: ``dict(candidates=[(lr_mults,
     seed-0 record or None)], selected=lr_mults or None, complete=bool,
     at_grid_end=bool)``. The candidates are the start pair, widened by one
-    step past each winning end (see the module); the selection is over the
-    recorded candidates with a selection metric, complete when every
-    candidate has one and the best is no end that can still be widened."""
+    step past each winning end (see the module) unless not ``widen`` (the
+    quick mode); the selection is over the recorded candidates with a
+    selection metric, complete when every candidate has one and the best
+    is no end that can still be widened."""
     metric = next(iter(TASKS[task]['metrics']))
 
     def found(mults):
@@ -110,7 +111,8 @@ def sweep(task, method, iters, data, pretrain, records):
         if len(measured) < len(state):
             return dict(candidates=state, selected=selected, complete=False,
                         at_grid_end=False)
-        alone = scores.count(scores[best]) == 1  # a tie widens nothing
+        # a tie widens nothing
+        alone = widen and scores.count(scores[best]) == 1
         if alone and best == 0 and low > 0:
             low -= 1
         elif alone and best == len(state) - 1 and high < len(values) - 1:
@@ -120,7 +122,7 @@ def sweep(task, method, iters, data, pretrain, records):
                         at_grid_end=low + best in (0, len(values) - 1))
 
 
-def plan(tasks, seeds, iters, data, pretrain, records):
+def plan(tasks, seeds, iters, data, pretrain, records, widen=True):
     """``(todo, waiting)``: the settings of the runs not in ``records``,
     seed-major (seed 0 at every candidate so far, the other seeds at the
     selected multiplier), and the ``(task, method, seed)`` held back until
@@ -130,7 +132,7 @@ def plan(tasks, seeds, iters, data, pretrain, records):
         for seed in sorted(set().union(*seeds.values())):
             for method in (m for m in seeds if seed in seeds[m]):
                 state = sweep(task, method, iters[task], data, pretrain,
-                              records)
+                              records, widen)
                 if seed == SWEEP_SEED:
                     chosen = [mults for mults, _ in state['candidates']]
                 else:
@@ -155,14 +157,15 @@ def needs_selection(iters, data, pretrain, records):
             len(candidates(method)) > 1]
 
 
-def table_records(iters, data, pretrain, records):
+def table_records(iters, data, pretrain, records, widen=True):
     """``(records, sweeps)``: the records of each (task, method) at its
     selected multiplier, any seed (hash -> record), and every sweep
     (task -> method -> :func:`sweep`) that has a recorded candidate."""
     table, sweeps = {}, {}
     for task in iters:
         for method in METHODS:
-            state = sweep(task, method, iters[task], data, pretrain, records)
+            state = sweep(task, method, iters[task], data, pretrain, records,
+                          widen)
             if all(r is None for _, r in state['candidates']):
                 continue
             sweeps.setdefault(task, {})[method] = state

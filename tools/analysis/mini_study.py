@@ -65,8 +65,9 @@ def build_parser():
                         help='study root: data/ and runs/')
     parser.add_argument('--quick', action='store_true',
                         help=f"{', '.join(QUICK['methods'])}, "
-                        f"{QUICK['iters']} iterations, a small data set, a "
-                        'temporary root and results file (unless given)')
+                        f"{QUICK['iters']} iterations, a small data set, the "
+                        'lr sweep at its start pair, a temporary root and '
+                        'results file (unless given)')
     parser.add_argument('--threads', type=int,
                         help='OpenMP/torch threads of each run (default: '
                         'torch\'s); 1 is much faster on a shared machine')
@@ -107,7 +108,7 @@ def main():
 
     def plan(records):
         todo, waiting = lr_sweep.plan(tasks, seeds, iters, data, pretrain,
-                                      records)
+                                      records, widen=not args.quick)
         return [dict(s, curve=args.curve) if args.curve else s
                 for s in todo], waiting
 
@@ -135,7 +136,8 @@ def main():
             save_record(results, record)
         run_all(root, results, plan)
     records = load_records(results)
-    current, sweeps = lr_sweep.table_records(iters, data, pretrain, records)
+    current, sweeps = lr_sweep.table_records(iters, data, pretrain, records,
+                                             widen=not args.quick)
     print(f'{len(records) - len(current)} records of other settings or lr '
           'multipliers left out of the table')
     report(current, sweeps, out_dir, iters)
