@@ -5,6 +5,7 @@ summary and plots), then resumed without running anything again."""
 import hashlib
 import importlib.util
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -15,9 +16,10 @@ from mmengine.registry import init_default_scope
 
 from conftest import ROOT, run_tool
 from mmdet_e3va.analysis import mini_study_lr_sweep as lr_sweep
-from mmdet_e3va.analysis.mini_study import (CHECKPOINT, METHODS, PRETRAIN,
-                                            TASKS, at_study_width,
-                                            learning_curve)
+from mmdet_e3va.analysis.mini_study import (CHECKPOINT, COMMITTED_PRETRAINED,
+                                            METHODS, PRETRAIN, TASKS,
+                                            at_study_width, learning_curve,
+                                            prepare_pretrained)
 from mmdet_e3va.datasets.study_scenes import (SCENES_VERSION, SOURCE_SCENES,
                                               TARGET_CLASSES, TARGET_SCENES,
                                               generate_target)
@@ -118,6 +120,8 @@ def test_quick_study_runs_then_resumes(tmp_path):
         assert record['cpu_s_per_iter'] > 0 and record['machine']['hostname']
         assert record['pretrained_sha1'] == hashlib.sha1(
             (root / CHECKPOINT).read_bytes()).hexdigest()
+        assert (record['machine']['cpu_capability'] ==
+                torch.backends.cpu.get_cpu_capability())
         # mmseg's table: the classes in the ground truth or predicted.
         per_class = record['per_class_iou']
         assert set(per_class) & set(TARGET_SCENES.classes +
@@ -272,3 +276,43 @@ def test_classification_pretraining_trains_the_swin_on_image_labels(
                  if name.startswith(prefix) and
                  not torch.equal(p, before[name])]
         assert moved, f'{prefix} not trained'
+
+
+def test_the_committed_checkpoint_is_the_study_spec_and_preferred(tmp_path):
+    """The committed checkpoint was made with PRETRAIN and loads strictly
+    into the study Swin; prepare_pretrained copies it over a cached
+    checkpoint of the same spec with other bytes, keeps an equal one, and
+    keeps the cache where no committed checkpoint has the spec."""
+    committed = ROOT / COMMITTED_PRETRAINED
+    assert json.loads((committed / 'spec.json').read_text()) == PRETRAIN
+    state = torch.load(committed / Path(CHECKPOINT).name, map_location='cpu',
+                       weights_only=True)
+    backbone = Config.fromfile(ROOT / TASKS['seg']['config']).model.backbone
+    spec = importlib.util.spec_from_file_location(
+        'pretrain_tiny_swin', ROOT / 'tools/pretrain_tiny_swin.py')
+    tool = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(tool)
+    SwinTransformer(**tool.swin_kwargs(backbone)).load_state_dict(
+        state['state_dict'])  # strict
+
+    spec_dir = tmp_path / 'committed'
+    spec_dir.mkdir()
+    (spec_dir / Path(CHECKPOINT).name).write_bytes(b'committed weights')
+    (spec_dir / 'spec.json').write_text(json.dumps(PRETRAIN))
+    root = tmp_path / 'root'
+    cached = root / CHECKPOINT
+    cached.parent.mkdir(parents=True)
+    cached.write_bytes(b'regenerated on another CPU')
+    (cached.parent / 'spec.json').write_text(json.dumps(PRETRAIN))
+    said = []
+    prepare_pretrained(str(root), PRETRAIN, said.append, str(spec_dir))
+    assert cached.read_bytes() == b'committed weights'
+    assert said == [f'using the committed pretrained checkpoint '
+                    f'{spec_dir / Path(CHECKPOINT).name}']
+    prepare_pretrained(str(root), PRETRAIN, said.append, str(spec_dir))
+    assert len(said) == 1  # equal bytes: nothing to do
+
+    other = dict(PRETRAIN, iters=PRETRAIN['iters'] + 1)
+    (cached.parent / 'spec.json').write_text(json.dumps(other))
+    prepare_pretrained(str(root), other, said.append, str(spec_dir))
+    assert len(said) == 1 and cached.read_bytes() == b'committed weights'

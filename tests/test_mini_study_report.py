@@ -51,6 +51,22 @@ def test_memory_and_time_are_averaged_and_compared_with_full():
     assert rows['E3VA']['memory_key'] == 'peak_mem_mb'
 
 
+def test_table_counts_the_pretrained_checkpoints_and_cpus_per_task():
+    """Runs from other pretrained checkpoints or CPU kinds are counted in
+    the provenance rows; records without them count as not recorded."""
+    runs = [record('seg', 'Full', seed, 100.0, 1.0) for seed in range(3)]
+    runs[0]['pretrained_sha1'] = runs[1]['pretrained_sha1'] = 'ab' * 20
+    runs[0]['machine']['cpu_capability'] = 'AVX512'
+    runs[1]['machine']['cpu_capability'] = 'AVX2'
+    runs.append(record('voc', 'E3VA', 0, 50.0, 0.5))
+    runs[-1]['pretrained_sha1'] = 'cd' * 20
+    table = markdown(aggregate(by_hash(*runs), ['Full', 'E3VA']),
+                     ['Full', 'E3VA'], dict(seg=10, det=10, voc=10), {})
+    assert ('| seg | abababab x2, not recorded x1 | AVX2 x1, AVX512 x1, '
+            'not recorded x1 |' in table)
+    assert '| voc | cdcdcdcd x1 | not recorded x1 |' in table
+
+
 def test_table_names_each_methods_lr_and_unfinished_sweeps():
     """The lr column holds the selected multiplier, † while the sweep has
     a candidate not run; the sweep rows show both splits' metrics and

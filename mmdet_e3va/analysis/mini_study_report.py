@@ -3,6 +3,7 @@ spreads over seeds, a markdown table shaped like the paper's with each
 method's selected lr and the lr sweeps, a summary JSON and two plots
 (accuracy against training memory; memory and time as ratios to full
 fine-tuning)."""
+import collections
 import json
 import statistics
 
@@ -14,6 +15,9 @@ from .mini_study_lr_sweep import LR_GRID, START, describe
 COLUMNS = (('det', 'det AP'), ('det', 'mask AP'), ('seg', 'mIoU'),
            ('voc', 'VOC AP'))
 REFERENCE_TASKS = ('det', 'seg', 'voc')
+
+
+NOT_RECORDED = 'not recorded'
 
 
 def _mean_std(values):
@@ -36,6 +40,10 @@ def _summarise(runs):
         step_time_s=statistics.mean(r['step_time_s'] for r in runs),
         cpu_s_per_iter=statistics.mean(r['cpu_s_per_iter'] for r in runs),
         device=runs[0]['machine']['device'],
+        pretrained=[r['pretrained_sha1'][:8] if r.get('pretrained_sha1')
+                    else NOT_RECORDED for r in runs],
+        cpu_capability=[r['machine'].get('cpu_capability', NOT_RECORDED)
+                        for r in runs],
         iters=runs[0]['settings']['iters'])
 
 
@@ -150,6 +158,27 @@ def _sweep_lines(sweeps):
     return lines
 
 
+def _counted(values):
+    counts = collections.Counter(values)
+    return ', '.join(f'{v} x{n}' for v, n in sorted(
+        counts.items(), key=lambda item: (item[0] == NOT_RECORDED, item[0])))
+
+
+def _provenance_lines(summary):
+    """Per task, how many of the table's runs started from each pretrained
+    checkpoint (SHA-1, 8 digits) and ran on each CPU kind (ATen's CPU
+    capability): runs of several of either do not share every bit of their
+    starting point, and their times are not comparable."""
+    lines = ['', 'Provenance of the runs above (pretrained checkpoint SHA-1; '
+             "ATen CPU capability; older records did not record them):", '',
+             '| task | pretrained checkpoint | CPU |', '|---|---|---|']
+    for task, rows in summary.items():
+        lines.append(f'| {task} | ' + ' | '.join(
+            _counted([v for row in rows.values() for v in row[key]])
+            for key in ('pretrained', 'cpu_capability')) + ' |')
+    return lines
+
+
 def markdown(summary, methods, iters, sweeps):
     """The paper-shaped table with each method's selected lr, memory and
     time for every task, then the lr sweeps; ``iters`` (task ->
@@ -193,6 +222,7 @@ def markdown(summary, methods, iters, sweeps):
                 f"{row['cpu_s_per_iter']:.3f} | "
                 f"{ratio_cell(row['cpu_s_per_iter_vs_full'])} | "
                 f"`{row['memory_key']}` | {row['device']} |")
+    lines += _provenance_lines(summary)
     lines += _sweep_lines(sweeps)
     lines += ['', f'Protocol: {PROTOCOL}', '', _settings_line(iters)]
     return '\n'.join(lines) + '\n'
