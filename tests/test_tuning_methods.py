@@ -83,8 +83,11 @@ def build(tuning, **kwargs):
     return model
 
 
-# Registered methods with their own test file.
-TESTED_ELSEWHERE = {'E3VAPlus': 'tests/test_e3va_plus.py'}
+# Registered methods with a test of their own (a file, or a test here for a
+# method that needs options).
+TESTED_ELSEWHERE = {
+    'E3VAPlus': 'tests/test_e3va_plus.py',
+    'FullExcept': 'test_full_except_keeps_the_named_parts_frozen'}
 
 
 def test_every_registered_method_is_covered():
@@ -186,3 +189,25 @@ def test_frozen_backbone_stays_in_eval_mode():
     assert not model.stages.training and not model.patch_embed.training
     model = build('Full').train()
     assert model.stages.training
+
+
+def test_full_except_keeps_the_named_parts_frozen():
+    """FullExcept: the named prefixes get no gradient, every other Swin
+    parameter does; prefixes matching nothing or not a sequence of
+    prefixes are named errors."""
+    model = build(dict(type='FullExcept', frozen_prefixes=('patch_embed.', )))
+    model.train()
+    sum(o.sum() for o in model(torch.randn(1, 3, 64, 64))).backward()
+    for name, param in model.named_parameters():
+        if name.startswith('patch_embed.'):
+            assert not param.requires_grad and param.grad is None, name
+        else:
+            assert param.requires_grad and param.grad is not None, name
+    patch_embed = sum(p.numel() for p in model.patch_embed.parameters())
+    assert (sum(p.numel() for p in model.parameters() if p.requires_grad)
+            == _swin_total() - patch_embed)
+    with pytest.raises(ValueError, match=r"frozen_prefixes \['stem\.'\]"):
+        build(dict(type='FullExcept', frozen_prefixes=('stem.', )))
+    for bad in ('patch_embed.', (), ('', )):
+        with pytest.raises(ValueError, match='frozen_prefixes'):
+            TUNINGS.build(dict(type='FullExcept', frozen_prefixes=bad))

@@ -94,7 +94,8 @@ PAPER_METHODS = {
     }.items()
 }
 # The method table the tool offers (name -> tuning dict): the paper's,
-# then E3VAPlus and its ablations (selected with --methods).
+# then E3VAPlus and its ablations and the diagnostics (selected with
+# --methods).
 METHODS = dict(PAPER_METHODS)
 
 
@@ -113,6 +114,11 @@ def add_methods(table):
 
 
 add_methods(E3VA_PLUS_ABLATIONS)
+# Diagnostics (selected with --methods): full fine-tuning with the stem
+# (patch embedding) frozen, which none of the adapter methods trains.
+DIAGNOSTICS = {'Full-frozen-stem': dict(type='FullExcept',
+                                        frozen_prefixes=('patch_embed.', ))}
+add_methods(DIAGNOSTICS)
 
 
 # Per task: config, schedule, the lr of the heads (and the base of the

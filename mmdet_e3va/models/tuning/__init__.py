@@ -5,11 +5,13 @@ from .e3va import E3VATuning
 from .e3va_plus import E3VA_PLUS_ABLATIONS, E3VAPlusTuning
 from .lora import LoRATuning
 from .parameter_selection import (BitFit, FrozenBackbone, FullFineTuning,
-                                  LayerNormTuning, PartialTuning)
+                                  FullFineTuningExcept, LayerNormTuning,
+                                  PartialTuning)
 
 __all__ = [
     'BaseTuning', 'AdaptFormerTuning', 'HoulsbyAdapterTuning', 'LoRandTuning',
     'MonaTuning', 'E3VATuning', 'E3VAPlusTuning', 'E3VA_PLUS_ABLATIONS',
     'LoRATuning', 'BitFit', 'FrozenBackbone',
-    'FullFineTuning', 'LayerNormTuning', 'PartialTuning'
+    'FullFineTuning', 'FullFineTuningExcept', 'LayerNormTuning',
+    'PartialTuning'
 ]

@@ -13,6 +13,41 @@ class FullFineTuning(BaseTuning):
         return True
 
 
+@TUNINGS.register_module(name='FullExcept')
+class FullFineTuningExcept(FullFineTuning):
+    """Full fine-tuning with some Swin parameters frozen: those whose names
+    start with one of ``frozen_prefixes`` (e.g. ``('patch_embed.', )``, the
+    stem that no adapter method trains), to find where full fine-tuning's
+    gain sits.
+
+    Args:
+        frozen_prefixes (Sequence[str]): Name prefixes of the Swin
+            parameters (``SwinTransformer.named_parameters``) that stay
+            frozen; each must match at least one parameter.
+    """
+
+    def __init__(self, frozen_prefixes):
+        super().__init__()
+        if (isinstance(frozen_prefixes, str) or not frozen_prefixes or
+                not all(isinstance(p, str) and p for p in frozen_prefixes)):
+            raise ValueError(
+                'FullExcept: frozen_prefixes must be a non-empty sequence of '
+                f'non-empty parameter name prefixes, got {frozen_prefixes!r}')
+        self.frozen_prefixes = tuple(frozen_prefixes)
+
+    def attach(self, swin):
+        names = [name for name, _ in swin.named_parameters()]
+        unmatched = [p for p in self.frozen_prefixes
+                     if not any(n.startswith(p) for n in names)]
+        if unmatched:
+            raise ValueError(f'FullExcept: frozen_prefixes {unmatched} match '
+                             'no Swin parameter (e.g. patch_embed., '
+                             'stages.0.)')
+
+    def swin_param_trainable(self, name):
+        return not name.startswith(self.frozen_prefixes)
+
+
 @TUNINGS.register_module(name='Frozen')
 class FrozenBackbone(BaseTuning):
     """Frozen backbone: nothing in the Swin trains (neck and heads do); the
