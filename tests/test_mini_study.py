@@ -235,16 +235,22 @@ def test_draw_study_scenes_writes_both_families(tmp_path):
     assert len(np.unique(img[..., :3].reshape(-1, 3), axis=0)) > 500
 
 
+def _pretrain_tool():
+    """``tools/pretrain_tiny_swin.py`` as a module."""
+    spec = importlib.util.spec_from_file_location(
+        'pretrain_tiny_swin', ROOT / 'tools/pretrain_tiny_swin.py')
+    tool = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(tool)
+    return tool
+
+
 def test_classification_pretraining_trains_the_swin_on_image_labels(
         tmp_path):
     """The study's source pretraining (image-level labels, as ImageNet):
     each image's target is the set of shapes and the background it shows;
     the tool saves an upstream Swin checkpoint, every stage trained, that
     the study configs load."""
-    spec = importlib.util.spec_from_file_location(
-        'pretrain_tiny_swin', ROOT / 'tools/pretrain_tiny_swin.py')
-    tool = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(tool)
+    tool = _pretrain_tool()
     labels = torch.tensor([[[0, 0], [9, 9]], [[3, 12], [12, 12]]])
     present = tool.label_presence(labels, 14)
     assert present.shape == (2, 14) and present.sum().item() == 4
@@ -288,11 +294,7 @@ def test_the_committed_checkpoint_is_the_study_spec_and_preferred(tmp_path):
     state = torch.load(committed / Path(CHECKPOINT).name, map_location='cpu',
                        weights_only=True)
     backbone = Config.fromfile(ROOT / TASKS['seg']['config']).model.backbone
-    spec = importlib.util.spec_from_file_location(
-        'pretrain_tiny_swin', ROOT / 'tools/pretrain_tiny_swin.py')
-    tool = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(tool)
-    SwinTransformer(**tool.swin_kwargs(backbone)).load_state_dict(
+    SwinTransformer(**_pretrain_tool().swin_kwargs(backbone)).load_state_dict(
         state['state_dict'])  # strict
 
     spec_dir = tmp_path / 'committed'
