@@ -130,7 +130,7 @@ def test_quick_study_runs_then_resumes(tmp_path):
     # The selection split: the val split's layout, other scenes.
     ade = 'ade/ADEChallengeData2016/images/validation'
     val = sorted((root / 'data' / ade).iterdir())
-    select = sorted((root / 'data/select' / ade).iterdir())
+    select = sorted((root / 'data/select/seg' / ade).iterdir())
     assert [p.name for p in select] == [p.name for p in val]
     assert all(a.read_bytes() != b.read_bytes() for a, b in zip(val, select))
     by_lr = {lr_sweep.describe(r['method'], r['settings']): r
@@ -205,6 +205,39 @@ def test_quick_study_runs_then_resumes(tmp_path):
         out_dir / 'calibration.md').read_text()
     png = out_dir / 'calibration_seg.png'
     assert png.read_bytes()[:4] == b'\x89PNG'
+
+    # Sweep candidates measured on another selection split: E3VA x1 is
+    # tested on the current one from its checkpoint; Full x1, whose
+    # checkpoint is gone, is run again. Both keep what they replace.
+    data = json.loads(results.read_text())
+    by_lr = {lr_sweep.describe(r['method'], r['settings']): r
+             for r in data['records'].values() if r['seed'] == 0}
+    e3va, full = by_lr['adapters x1'], by_lr['Swin x1']
+    for record in (e3va, full):
+        record['select_data'] = dict(record['select_data'], num_val=99)
+    results.write_text(json.dumps(data))
+    (root / full['work_dir'] / f"iter_{full['settings']['iters']}.pth"
+     ).unlink()
+    output = run_tool('analysis/mini_study.py', *args, cwd=ROOT)
+    assert '2 recorded runs to test on the current selection split' in output
+    assert 'selection split: seg E3VA adapters x1: mIoU' in output
+    assert 'selection split: seg Full Swin x1: mIoU' in output
+    assert '[1/' not in output  # no run of the plan
+    records = json.loads(results.read_text())['records']
+    assert len(records) == 5
+    for old in (e3va, full):
+        new = records[old['hash']]
+        assert new['select_data'] == dict(old['select_data'], num_val=4)
+        assert new['earlier_selection'] == dict(
+            select_metrics=old['select_metrics'],
+            select_data=old['select_data'])
+    assert 'rerun_of' not in records[e3va['hash']]
+    assert records[e3va['hash']]['finished_at'] == e3va['finished_at']
+    assert records[full['hash']]['rerun_of'] == dict(
+        metrics=full['metrics'], pretrained_sha1=full['pretrained_sha1'],
+        finished_at=full['finished_at'])
+    assert (root / full['work_dir'] /
+            f"iter_{full['settings']['iters']}.pth").exists()
 
 
 def test_learning_curve_numbers_validations_by_the_schedule(tmp_path):

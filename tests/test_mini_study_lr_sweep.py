@@ -4,7 +4,8 @@ selection on the selection split (not the test split) and the table's
 records at the selected multiplier."""
 import pytest
 
-from mmdet_e3va.analysis.mini_study import QUICK, run_settings, settings_hash
+from mmdet_e3va.analysis.mini_study import (QUICK, run_settings,
+                                            selection_data, settings_hash)
 from mmdet_e3va.analysis.mini_study_lr_sweep import (candidates, describe,
                                                      needs_selection, plan,
                                                      sweep, table_records,
@@ -71,7 +72,8 @@ def test_seed_zero_sweeps_then_other_seeds_run_at_the_selection():
             _record('E3VA', 0, ADAPTERS[0], None, 58.0),
             _record('E3VA', 0, ADAPTERS[1], 48.0, 52.0)]
     records = {r['hash']: r for r in made}
-    assert needs_selection(ITERS, DATA, PRETRAIN, records) == [made[3]]
+    assert needs_selection(['seg'], seeds, ITERS, DATA, PRETRAIN,
+                           records) == [made[3]]
     state = sweep('seg', 'E3VA', 2, DATA, PRETRAIN, records)
     assert not state['complete'] and state['selected'] == ADAPTERS[1]
     todo, waiting = plan(['seg'], seeds, ITERS, DATA, PRETRAIN, records)
@@ -102,6 +104,39 @@ def test_seed_zero_sweeps_then_other_seeds_run_at_the_selection():
     assert sweeps['seg']['Full']['selected'] == SWIN[0]
 
 
+def test_a_metric_on_another_selection_split_counts_as_missing():
+    """voc selects on four times the test split's images: a record
+    measured on the val split's size (the records before, without
+    ``select_data``) needs the current split, seg's does not."""
+    assert selection_data(DATA, 'voc')['num_val'] == 4 * DATA['num_val']
+    assert selection_data(DATA, 'seg')['num_val'] == DATA['num_val']
+    for task, stale in (('seg', False), ('voc', True)):
+        made = []
+        for mults in ADAPTERS:
+            settings = run_settings(task, 'E3VA', 0, 2, DATA, PRETRAIN,
+                                    mults)
+            made.append(dict(hash=settings_hash(settings), task=task,
+                             method='E3VA', seed=0, settings=settings,
+                             select_metrics={'mIoU': 1.0, 'VOC AP': 1.0}))
+        records = {r['hash']: r for r in made}
+        found = needs_selection([task], ['E3VA', 'Frozen'], {task: 2}, DATA,
+                                PRETRAIN, records)
+        assert found == (made if stale else [])
+        state = sweep(task, 'E3VA', 2, DATA, PRETRAIN, records)
+        assert state['complete'] is not stale
+        # x1 measured (0) on the current split: seg's x5 (1) wins and
+        # widens the sweep to x25; voc's x5 still needs the current split.
+        made[0]['select_data'] = selection_data(DATA, task)
+        made[0]['select_metrics'] = {'mIoU': 0.0, 'VOC AP': 0.0}
+        found = needs_selection([task], ['E3VA'], {task: 2}, DATA, PRETRAIN,
+                                records)
+        assert found == ([made[1]] if stale else [])
+        state = sweep(task, 'E3VA', 2, DATA, PRETRAIN, records)
+        assert state['selected'] == ADAPTERS[0 if stale else 1]
+        assert not state['complete']
+        assert len(state['candidates']) == (2 if stale else 3)
+
+
 def test_a_winning_end_widens_the_sweep_to_the_grids_end():
     """Down for Full (x0.1 beats x1, then x0.01 beats x0.1), up for
     E3VA (x5, then x25): one step at a time, each needing its run, and the
@@ -121,11 +156,21 @@ def test_a_winning_end_widens_the_sweep_to_the_grids_end():
     assert full['selected'] == x001
 
     x25 = dict(ADAPTERS[1], tuning_lr_mult=25.0)
+    x125 = dict(ADAPTERS[1], tuning_lr_mult=125.0)
     e3va = state('E3VA', [(ADAPTERS[0], 40.0), (ADAPTERS[1], 50.0),
                           (x25, 60.0)])
-    assert [m for m, _ in e3va['candidates']] == ADAPTERS + [x25]
+    assert [m for m, _ in e3va['candidates']] == ADAPTERS + [x25, x125]
+    assert not e3va['complete']
+    e3va = state('E3VA', [(ADAPTERS[0], 40.0), (ADAPTERS[1], 50.0),
+                          (x25, 60.0), (x125, 70.0)])
     assert e3va['complete'] and e3va['at_grid_end']
-    assert describe('E3VA', e3va['selected']) == 'adapters x25'
+    assert describe('E3VA', e3va['selected']) == 'adapters x125'
+    x3, x10 = (dict(SWIN[1], swin_lr_mult=m) for m in (3.0, 10.0))
+    full = state('Full', [(SWIN[0], 40.0), (SWIN[1], 50.0), (x3, 55.0),
+                          (x10, 52.0)])
+    assert [m for m, _ in full['candidates']] == SWIN + [x3, x10]
+    assert full['complete'] and not full['at_grid_end']
+    assert full['selected'] == x3
 
     # The quick mode keeps the start pair.
     made = [_record('Full', 0, SWIN[0], 50.0, 50.0),

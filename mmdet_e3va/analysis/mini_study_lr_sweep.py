@@ -6,26 +6,28 @@ task lr: the pretrained Swin parameters it updates (Full, BitFit, LN-tune,
 Partial) at ``swin_lr_mult`` 0.1 and 1, or its new backbone modules
 (adapters, LoRA, E3VA's highway and norm deltas) at ``tuning_lr_mult`` 1
 and 5; the heads always train at the task lr, and the frozen backbone has
-nothing to sweep. Each run is also tested on the selection split
-(:func:`~mmdet_e3va.analysis.mini_study.selection_data`), and the
+nothing to sweep. Each run is also tested on its task's selection
+split (:func:`~mmdet_e3va.analysis.mini_study.selection_data`; a metric
+measured on another selection split counts as missing), and the
 multiplier with the better selection metric (the task's first metric; a tie
 keeps the lower one) is the method's for its other seeds and the table. When
 the best is an end of the multipliers run so far (alone: a tie stops), the
-sweep goes one step further on that side of :data:`LR_GRID` (Swin 0.01 or
-3, new modules 0.2 or 25), until the best is inside the range run or at the
-grid's end.
+sweep goes one step further on that side of :data:`LR_GRID` (Swin 0.01,
+3, 10; new modules 0.2, 25, 125), until the best is inside the range run or
+at the grid's end.
 """
 import functools
 import os.path as osp
 
-from .mini_study import METHODS, ROOT, TASKS, run_settings, settings_hash
+from .mini_study import (METHODS, ROOT, TASKS, record_selection_data,
+                         run_settings, selection_data, settings_hash)
 
 SWEEP_SEED = 0
 # The multipliers each trained part may be swept over, in increasing order;
 # a sweep starts at the two at START (the first of them is the default) and
 # extends one step beyond a winning end.
-LR_GRID = dict(swin=('swin_lr_mult', (0.01, 0.1, 1.0, 3.0)),
-               tuning=('tuning_lr_mult', (0.2, 1.0, 5.0, 25.0)))
+LR_GRID = dict(swin=('swin_lr_mult', (0.01, 0.1, 1.0, 3.0, 10.0)),
+               tuning=('tuning_lr_mult', (0.2, 1.0, 5.0, 25.0, 125.0)))
 START = (1, 2)
 _DEFAULT = {key: values[START[0]] for key, values in LR_GRID.values()}
 
@@ -78,6 +80,13 @@ def describe(method, lr_mults):
     return f"{name} x{lr_mults.get(key, 1.0):g}"
 
 
+def selected_on(record, data, task):
+    """Whether ``record`` has a metric on ``task``'s current selection
+    split of ``data``."""
+    return (record is not None and 'select_metrics' in record and
+            record_selection_data(record) == selection_data(data, task))
+
+
 def sweep(task, method, iters, data, pretrain, records, widen=True):
     """``method``'s sweep on ``task``: ``dict(candidates=[(lr_mults,
     seed-0 record or None)], selected=lr_mults or None, complete=bool,
@@ -102,9 +111,8 @@ def sweep(task, method, iters, data, pretrain, records, widen=True):
     while True:
         state = [found(dict(_DEFAULT, **{key: v}))
                  for v in values[low:high + 1]]
-        scores = [r['select_metrics'][metric]
-                  if r is not None and 'select_metrics' in r else None
-                  for _, r in state]
+        scores = [r['select_metrics'][metric] if selected_on(r, data, task)
+                  else None for _, r in state]
         measured = [i for i, score in enumerate(scores) if score is not None]
         best = max(measured, key=lambda i: scores[i], default=None)
         selected = None if best is None else state[best][0]
@@ -147,13 +155,14 @@ def plan(tasks, seeds, iters, data, pretrain, records, widen=True):
     return todo, waiting
 
 
-def needs_selection(iters, data, pretrain, records):
-    """The seed-0 records of swept methods that lack a selection metric
-    (made before the selection split existed)."""
-    return [r for task in iters for method in METHODS
+def needs_selection(tasks, methods, iters, data, pretrain, records):
+    """The seed-0 records of the swept candidates of ``methods`` on
+    ``tasks`` so far that lack a metric on their task's current selection
+    split (made before it existed or on another one)."""
+    return [r for task in tasks for method in methods
             for _, r in sweep(task, method, iters[task], data, pretrain,
                               records)['candidates']
-            if r is not None and 'select_metrics' not in r and
+            if r is not None and not selected_on(r, data, task) and
             len(candidates(method)) > 1]
 
 
