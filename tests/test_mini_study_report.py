@@ -12,7 +12,8 @@ from conftest import ROOT
 from mmdet_e3va.analysis.mini_study import TASKS
 from mmdet_e3va.analysis.mini_study_report import (aggregate, markdown,
                                                    plot_accuracy_vs_memory,
-                                                   plot_memory_time)
+                                                   plot_memory_time,
+                                                   selection_agreement)
 
 
 def record(task, method, seed, memory_mb, step_time_s,
@@ -91,6 +92,38 @@ def test_table_names_each_methods_lr_and_unfinished_sweeps():
     assert '| seg | Full | Swin x1 | not run | not run |  |' in table
     assert ('| seg | E3VA | adapters x5 | mIoU 30.0 | mIoU 20.0 | selected, '
             "at the grid's end |" in table)
+
+
+def test_selection_splits_are_scored_by_the_pairs_they_order_alike():
+    """Each selection split (the current one and, kept in
+    ``earlier_selection``, the one before) against the test split: how many
+    pairs of one method's sweep candidates they order the same way."""
+    data = dict(num_train=40, num_val=30, seed=1)
+    runs = []
+    for i, (test, now, before) in enumerate(
+            ((10.0, 12.0, 14.0), (15.0, 16.0, 13.0), (20.0, 18.0, 18.0))):
+        run = record('voc', 'E3VA', 0, 50.0, 0.5)
+        run['settings']['data'] = data
+        run['metrics'] = {'VOC AP': test}
+        run['select_metrics'] = {'VOC AP': now}
+        run['select_data'] = dict(data, num_train=0, num_val=120, seed=11)
+        run['earlier_selection'] = dict(
+            select_metrics={'VOC AP': before},
+            select_data=dict(data, num_train=0, seed=11))
+        runs.append((dict(tuning_lr_mult=5.0 ** i), run))
+    sweeps = dict(voc=dict(E3VA=dict(
+        candidates=runs + [(dict(tuning_lr_mult=125.0), None)],
+        selected=runs[2][0], complete=False, at_grid_end=False)))
+    assert selection_agreement(sweeps) == dict(voc={30: (2, 3),
+                                                    120: (3, 3)})
+    # A record from before select_data: its split is the val split's size
+    # (12 there orders both of its pairs as the test split does).
+    del runs[0][1]['select_data'], runs[0][1]['earlier_selection']
+    assert selection_agreement(sweeps) == dict(voc={30: (3, 3),
+                                                    120: (1, 1)})
+    table = markdown(aggregate(by_hash(runs[2][1]), ['E3VA']), ['E3VA'],
+                     dict(seg=10, det=10, voc=10), sweeps)
+    assert '- voc: 30 images: 3 of 3; 120 images: 1 of 1' in table
 
 
 @pytest.mark.parametrize('odd, named', [

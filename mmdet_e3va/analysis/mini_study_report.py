@@ -7,7 +7,8 @@ import collections
 import json
 import statistics
 
-from .mini_study import PROTOCOL, TASKS, task_settings_line
+from .mini_study import (PROTOCOL, TASKS, record_selection_data,
+                         task_settings_line)
 from .mini_study_lr_sweep import LR_GRID, START, describe
 
 # The paper's column order; memory and time come from the first task here
@@ -158,6 +159,56 @@ def _sweep_lines(sweeps):
     return lines
 
 
+def _selections(record):
+    """``{images: select metrics}`` of ``record``'s selection splits: the
+    current one and the earlier one it replaced (``earlier_selection``)."""
+    found = {}
+    earlier = record.get('earlier_selection')
+    if earlier:
+        found[earlier['select_data']['num_val']] = earlier['select_metrics']
+    if 'select_metrics' in record:
+        found[record_selection_data(record)['num_val']] = (
+            record['select_metrics'])
+    return found
+
+
+def selection_agreement(sweeps):
+    """Per task, how well its selection splits order each method's sweep
+    candidates: ``{task: {images: (pairs ordered as on the test split,
+    pairs)}}`` over the pairs of one method's seed-0 candidates measured on
+    a split of that many images (the current one or an earlier one)."""
+    result = {}
+    for task, by_method in sweeps.items():
+        metric = next(iter(TASKS[task]['metrics']))
+        counts = collections.defaultdict(lambda: [0, 0])
+        for state in by_method.values():
+            runs = [r for _, r in state['candidates'] if r is not None]
+            for i, a in enumerate(runs):
+                for b in runs[i + 1:]:
+                    test = a['metrics'][metric] - b['metrics'][metric]
+                    sa, sb = _selections(a), _selections(b)
+                    for images in sa.keys() & sb.keys():
+                        select = sa[images][metric] - sb[images][metric]
+                        counts[images][0] += (select > 0) == (test > 0)
+                        counts[images][1] += 1
+        if counts:
+            result[task] = {n: tuple(c) for n, c in sorted(counts.items())}
+    return result
+
+
+def _agreement_lines(sweeps):
+    agreement = selection_agreement(sweeps)
+    if not agreement:
+        return []
+    return ['', 'Selection splits against the test split: pairs of one '
+            "method's seed-0 candidates ordered alike by both (earlier "
+            'splits: measurements kept from before a split changed):', ''] + [
+        f'- {task}: ' + '; '.join(
+            f'{images} images: {alike} of {pairs}'
+            for images, (alike, pairs) in by_size.items())
+        for task, by_size in agreement.items()]
+
+
 def _counted(values):
     counts = collections.Counter(values)
     return ', '.join(f'{v} x{n}' for v, n in sorted(
@@ -224,6 +275,7 @@ def markdown(summary, methods, iters, sweeps):
                 f"`{row['memory_key']}` | {row['device']} |")
     lines += _provenance_lines(summary)
     lines += _sweep_lines(sweeps)
+    lines += _agreement_lines(sweeps)
     lines += ['', f'Protocol: {PROTOCOL}', '', _settings_line(iters)]
     return '\n'.join(lines) + '\n'
 
