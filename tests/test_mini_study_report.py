@@ -116,6 +116,11 @@ def test_selection_splits_are_scored_by_the_pairs_they_order_alike():
         selected=runs[2][0], complete=False, at_grid_end=False)))
     assert selection_agreement(sweeps) == dict(voc={30: (2, 3),
                                                     120: (3, 3)})
+    # A rerun's earlier metric is another run's: left out.
+    runs[1][1]['rerun_of'] = dict(metrics={'VOC AP': 17.0})
+    assert selection_agreement(sweeps) == dict(voc={30: (1, 1),
+                                                    120: (3, 3)})
+    del runs[1][1]['rerun_of']
     # A record from before select_data: its split is the val split's size
     # (12 there orders both of its pairs as the test split does).
     del runs[0][1]['select_data'], runs[0][1]['earlier_selection']

@@ -161,10 +161,11 @@ def _sweep_lines(sweeps):
 
 def _selections(record):
     """``{images: select metrics}`` of ``record``'s selection splits: the
-    current one and the earlier one it replaced (``earlier_selection``)."""
+    current one and the earlier one it replaced (``earlier_selection``;
+    not for a rerun, whose earlier metric is another run's)."""
     found = {}
     earlier = record.get('earlier_selection')
-    if earlier:
+    if earlier and 'rerun_of' not in record:
         found[earlier['select_data']['num_val']] = earlier['select_metrics']
     if 'select_metrics' in record:
         found[record_selection_data(record)['num_val']] = (
