@@ -99,7 +99,7 @@ def test_profiled_steps_leave_no_profiler_behind():
     optimizer = torch.optim.AdamW(model.parameters())
 
     def alive():
-        return sum(isinstance(o, recorded_events) for o in gc.get_objects())
+        return sum(type(o) is recorded_events for o in gc.get_objects())
 
     enabled = gc.isenabled()
     gc.disable()  # only the meter's collection may free the cycles
