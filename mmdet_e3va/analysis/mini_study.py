@@ -167,22 +167,29 @@ DATA = dict(num_train=4000, num_val=300, size=128, seed=1,
 SELECTION_SCALE = dict(seg=1, det=1, voc=4)
 
 
+def _selection_split(data, num_val):
+    """``num_val`` target scenes of seed ``data['seed'] + 10``, which no
+    training or test split of ``data`` uses."""
+    return dict(data, num_train=0, num_val=num_val, seed=data['seed'] + 10)
+
+
 def selection_data(data, task):
     """``task``'s selection split of ``data`` (``data/select/<task>/``):
-    ``SELECTION_SCALE[task]`` times ``data``'s val split in images, target
-    scenes of seed ``data['seed'] + 10``, which no training or test split of
-    ``data`` uses; the lr sweep reads its metric, the table never does."""
-    return dict(data, num_train=0,
-                num_val=data['num_val'] * SELECTION_SCALE[task],
-                seed=data['seed'] + 10)
+    ``SELECTION_SCALE[task]`` times ``data``'s val split in images; the lr
+    sweep reads its metric, the table never does."""
+    return _selection_split(data, data['num_val'] * SELECTION_SCALE[task])
 
 
 def record_selection_data(record):
     """The selection split ``record``'s ``select_metrics`` were measured on
     (records made before it was recorded: the val split's size)."""
     data = record['settings']['data']
-    return record.get('select_data',
-                      dict(data, num_train=0, seed=data['seed'] + 10))
+    return record.get('select_data', _selection_split(data, data['num_val']))
+
+
+def last_checkpoint(work_dir, settings):
+    """The checkpoint a run of ``settings`` in ``work_dir`` ends with."""
+    return osp.join(work_dir, f"iter_{settings['iters']}.pth")
 
 
 # Image-level classification, as ImageNet pretraining: dense pretraining
@@ -459,7 +466,7 @@ def evaluate_selection(root, work_dir, settings):
     (``root/data/select/<task>/``): its last checkpoint through
     ``tools/test.py`` with the test set pointed there by
     ``select_config.py``."""
-    ckpt = osp.join(work_dir, f"iter_{settings['iters']}.pth")
+    ckpt = last_checkpoint(work_dir, settings)
     if not osp.exists(ckpt):
         raise FileNotFoundError(
             f'{ckpt}: the checkpoint the selection split is tested with is '
@@ -606,7 +613,7 @@ def run_one(root, settings):
                   '--work-dir', work_dir], root,
                  osp.join(work_dir, 'train.log'))
     train_wall = time.time() - start
-    ckpt = osp.join(work_dir, f"iter_{settings['iters']}.pth")
+    ckpt = last_checkpoint(work_dir, settings)
     test_start = time.time()
     _run([sys.executable, osp.join(ROOT, 'tools/test.py'), config, ckpt,
           '--work-dir', osp.join(work_dir, 'test')], root,
@@ -659,7 +666,7 @@ def remeasure_selection(root, record):
         select_data=record_selection_data(record))
     settings = record['settings']
     work_dir = osp.join(root, record['work_dir'])
-    if osp.exists(osp.join(work_dir, f"iter_{settings['iters']}.pth")):
+    if osp.exists(last_checkpoint(work_dir, settings)):
         record = dict(record, select_metrics=evaluate_selection(
             root, work_dir, settings),
             select_data=selection_data(settings['data'], settings['task']))
