@@ -9,6 +9,7 @@ import torch.nn as nn
 from mmdet.models.backbones import SwinTransformer
 
 from mmdet_e3va.models import TunedSwinTransformer
+from mmdet_e3va.models.adapters import DualLowRankConvAdapter
 from mmdet_e3va.models.backbones.tuned_swin import TUNING_PREFIX
 from mmdet_e3va.models.tuning import E3VA_PLUS_ABLATIONS
 from mmdet_e3va.utils import parameter_report
@@ -105,6 +106,69 @@ def test_each_option_changes_the_trained_function(option):
         diff = max((a - b).abs().max()
                    for a, b in zip(plus.train()(x), e3va.train()(x)))
     assert diff > 1e-3
+
+
+def test_multi_kernel_dwconv_averages_one_filter_per_size():
+    """``dwconv=(3, 5, 7)``: one zero-initialised depthwise convolution per
+    size under ``dwconv.<i>``, averaged. With the 5x5 and 7x7 filters
+    zero, it is the single-3x3 adapter whose 3x3 weights are a third; with
+    them non-zero, it differs from it (the wide filters are used)."""
+    torch.manual_seed(0)
+    multi = DualLowRankConvAdapter(16, 8, 4, dwconv=(3, 5, 7))
+    single = DualLowRankConvAdapter(16, 8, 4, dwconv=True)
+    assert [conv.kernel_size for conv in multi.dwconv] == [(3, 3), (5, 5),
+                                                          (7, 7)]
+    assert all(not conv.weight.any() and not conv.bias.any()
+               for conv in multi.dwconv)
+    assert isinstance(single.dwconv, nn.Conv2d)  # E3VA+'s keys: dwconv.*
+    x = torch.randn(2, 6 * 5, 16)
+    with torch.no_grad():
+        for name, param in multi.named_parameters():
+            param.normal_()
+        multi.dwconv[1].weight.zero_()
+        multi.dwconv[2].weight.zero_()
+        state = {k: v for k, v in multi.state_dict().items()
+                 if not k.startswith('dwconv.')}
+        single.load_state_dict(dict(
+            state, **{'dwconv.weight': multi.dwconv[0].weight / 3,
+                      'dwconv.bias': sum(c.bias for c in multi.dwconv) / 3}))
+        torch.testing.assert_close(multi(x, (6, 5)), single(x, (6, 5)))
+        multi.dwconv[2].weight.normal_()
+        assert (multi(x, (6, 5)) - single(x, (6, 5))).abs().max() > 1e-3
+
+
+def _saved_activation_bytes(model, x):
+    """Bytes of the distinct tensors autograd saves, parameters left out."""
+    params = {p.data_ptr() for p in model.parameters()}
+    saved = {}
+
+    def pack(tensor):
+        ptr = tensor.untyped_storage().data_ptr()
+        if ptr not in params:
+            saved[ptr] = tensor.untyped_storage().nbytes()
+        return tensor
+
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+        _loss(model(x)).backward()
+    return sum(saved.values())
+
+
+def test_multi_kernel_dwconv_saves_no_more_activations():
+    """The 3x3, 5x5 and 7x7 filters read the same bottleneck tensor, so
+    ``-msdw`` saves exactly ``-dw``'s activations (only its weights are
+    larger)."""
+    torch.manual_seed(0)
+    x = torch.randn(1, 3, 128, 128)
+    dw, msdw = (_saved_activation_bytes(
+        build(SWIN['T'], E3VA_PLUS_ABLATIONS[name]).train(), x)
+        for name in ('E3VAPlus-dw', 'E3VAPlus-msdw'))
+    assert msdw == dw
+
+
+@pytest.mark.parametrize('dwconv', [(), (3, 4), (3, 3), (0, ), 3, (3.0, )])
+def test_bad_dwconv_raises_naming_it(dwconv):
+    with pytest.raises(ValueError, match=r'^E3VAPlus: dwconv'):
+        build(TINY, dict(type='E3VAPlus', dwconv=dwconv))
 
 
 @pytest.mark.parametrize('name, out_indices', [

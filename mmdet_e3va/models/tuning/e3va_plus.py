@@ -2,6 +2,7 @@
 additions aimed at in-backbone adapter accuracy (beyond the paper)."""
 from ...registry import TUNINGS
 from ..adapters import DualLowRankConvAdapter
+from ..adapters.dual_low_rank_conv_adapter import depthwise_kernel_sizes
 from .e3va import E3VATuning
 
 
@@ -15,7 +16,9 @@ class E3VAPlusTuning(E3VATuning):
     :class:`DualLowRankConvAdapter`. Options:
 
     - ``dwconv``: a depthwise 3x3 convolution (skip, zero-initialised) in
-      every adapter's ``d``-wide bottleneck: spatial context.
+      every adapter's ``d``-wide bottleneck: spatial context. Or kernel
+      sizes, e.g. ``(3, 5, 7)``: the average of one depthwise convolution
+      per size, as Mona's multi-scale filters.
     - ``rank``: one ``k`` for every stage, or four, one per stage: more
       capacity where the channels are wide.
     - ``gate``: a zero-initialised scalar gate on every adapter's output.
@@ -37,7 +40,7 @@ class E3VAPlusTuning(E3VATuning):
     Args:
         rank (int | Sequence[int]): k, for all stages or one per stage.
             Defaults to ``(20, 20, 20, 40)``.
-        dwconv (bool): Defaults to True.
+        dwconv (bool | Sequence[int]): Defaults to True (one 3x3).
         gate (bool): Defaults to False.
         tap_input (bool): Defaults to False.
         highway_mix (bool): Defaults to True.
@@ -54,6 +57,10 @@ class E3VAPlusTuning(E3VATuning):
             raise ValueError(
                 f'E3VAPlus: rank must be a positive integer or 4 of them '
                 f'(one per stage), got {rank!r}')
+        try:
+            depthwise_kernel_sizes(dwconv)
+        except ValueError as err:
+            raise ValueError(f'E3VAPlus: {err}') from None
         super().__init__(rank=ranks[0], **kwargs)
         self.rank = ranks
         self.dwconv = dwconv
@@ -94,11 +101,14 @@ class E3VAPlusTuning(E3VATuning):
 
 
 # Named tuning configs for the ablation study: the default, then E3VA plus
-# one addition at a time, then everything.
+# one addition at a time (``-msdw``: Mona's 3/5/7 filters in place of
+# ``-dw``'s 3x3), then everything.
 E3VA_PLUS_ABLATIONS = {
     'E3VAPlus': dict(type='E3VAPlus'),
     'E3VAPlus-dw': dict(type='E3VAPlus', rank=20, dwconv=True,
                         highway_mix=False),
+    'E3VAPlus-msdw': dict(type='E3VAPlus', rank=20, dwconv=(3, 5, 7),
+                          highway_mix=False),
     'E3VAPlus-rank': dict(type='E3VAPlus', rank=(20, 20, 20, 40),
                           dwconv=False, highway_mix=False),
     'E3VAPlus-gate': dict(type='E3VAPlus', rank=20, dwconv=False, gate=True,
