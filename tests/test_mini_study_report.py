@@ -196,6 +196,31 @@ def test_close_accuracies_are_not_stretched_over_the_panel(
     assert legends == [] and (tmp_path / 'memory_time.png').exists()
 
 
+def test_accuracy_plot_leaves_the_ablation_variants_out(tmp_path,
+                                                       monkeypatch):
+    """E3VAPlus is a point of the accuracy-memory plot; its ablation
+    variants (at E3VA's memory) are not, and the axis says where they
+    are."""
+    records = by_hash(record('seg', 'E3VA', 0, 60.0, 0.5),
+                      record('seg', 'E3VAPlus', 0, 62.0, 0.5),
+                      record('seg', 'E3VAPlus-dw', 0, 61.0, 0.5))
+    labels, xlabels = [], []
+    annotate = matplotlib.axes.Axes.annotate
+    set_xlabel = matplotlib.axes.Axes.set_xlabel
+    monkeypatch.setattr(matplotlib.axes.Axes, 'annotate',
+                        lambda self, text, *a, **k: labels.append(text)
+                        or annotate(self, text, *a, **k))
+    monkeypatch.setattr(matplotlib.axes.Axes, 'set_xlabel',
+                        lambda self, text, *a, **k: xlabels.append(text)
+                        or set_xlabel(self, text, *a, **k))
+    plot_accuracy_vs_memory(
+        aggregate(records, ['E3VA', 'E3VAPlus', 'E3VAPlus-dw']),
+        tmp_path / 'accuracy.png')
+    assert sorted(labels) == ['E3VA (1)', 'E3VAPlus (1)']
+    assert 'ablation.png' in xlabels[-1]
+    assert (tmp_path / 'accuracy.png').exists()
+
+
 def build_tool_parser():
     spec = importlib.util.spec_from_file_location(
         'mini_study_tool', ROOT / 'tools/analysis/mini_study.py')
