@@ -348,10 +348,10 @@ def plot_accuracy_vs_memory(summary, path):
                         textcoords='offset points', xytext=(4, 4),
                         fontsize=8, color=colour)
         key = next(iter(summary[task].values()))['memory_key']
-        ax.set_xlabel(f'training memory, MB ({key})')
+        xlabel = f'training memory, MB ({key})'
         if ABLATION_VARIANTS & set(summary[task]):
-            ax.set_xlabel(f'training memory, MB ({key})\n'
-                          "E3VA+'s ablation variants: ablation.png")
+            xlabel += "\nE3VA+'s ablation variants: ablation.png"
+        ax.set_xlabel(xlabel)
         ax.set_ylabel(name)
         ax.set_ylim(*widened(*ax.get_ylim()))
         ax.set_title(f'{task}: {name} vs training memory')
