@@ -19,7 +19,8 @@ from mmdet_e3va.analysis import mini_study_lr_sweep as lr_sweep
 from mmdet_e3va.analysis.mini_study import (CHECKPOINT, COMMITTED_PRETRAINED,
                                             METHODS, PRETRAIN, TASKS,
                                             at_study_width, learning_curve,
-                                            prepare_pretrained)
+                                            prepare_pretrained,
+                                            study_checkpoint_sha1)
 from mmdet_e3va.datasets.study_scenes import (SCENES_VERSION, SOURCE_SCENES,
                                               TARGET_CLASSES, TARGET_SCENES,
                                               generate_target)
@@ -190,7 +191,8 @@ def test_quick_study_runs_then_resumes(tmp_path):
     output = run_tool('analysis/mini_study.py', *args, '--methods', 'Full',
                       '--seeds', 1, '--curve', 1, cwd=ROOT)
     assert '1 runs to run now' in output
-    assert '2 records of other settings or lr multipliers left out' in output
+    assert ('0 records of other pretrained checkpoints and 2 of other '
+            'settings or lr multipliers left out') in output
     records = json.loads(results.read_text())['records']
     calibrated = [r for r in records.values() if r.get('curve')]
     assert len(records) == 5 and len(calibrated) == 1
@@ -238,6 +240,31 @@ def test_quick_study_runs_then_resumes(tmp_path):
         finished_at=full['finished_at'])
     assert (root / full['work_dir'] /
             f"iter_{full['settings']['iters']}.pth").exists()
+
+    # A run from another pretrained checkpoint (or one not recorded) counts
+    # as not run: the table leaves it out, and the study runs it again,
+    # keeping what it replaces.
+    data = json.loads(results.read_text())
+    seed1 = next(r for r in data['records'].values() if r['seed'] == 1)
+    sha1 = seed1['pretrained_sha1']
+    seed1['pretrained_sha1'] = '0' * 40
+    results.write_text(json.dumps(data))
+    output = run_tool('analysis/mini_study.py', *args, '--methods', 'Full',
+                      '--seeds', 1, '--report-only', cwd=ROOT)
+    assert '1 runs to run now' in output
+    assert ('1 of the runs to run now are recorded from another pretrained '
+            'checkpoint') in output
+    assert '1 records of other pretrained checkpoints' in output
+    assert ' (1) |' in (out_dir / 'table.md').read_text()
+    output = run_tool('analysis/mini_study.py', *args, '--methods', 'Full',
+                      '--seeds', 1, cwd=ROOT)
+    assert '[1/1] seg Full seed 1' in output
+    rerun = json.loads(results.read_text())['records'][seed1['hash']]
+    assert rerun['pretrained_sha1'] == sha1
+    assert rerun['rerun_of'] == dict(
+        metrics=seed1['metrics'], pretrained_sha1='0' * 40,
+        finished_at=seed1['finished_at'])
+    assert ' (2) |' in (out_dir / 'table.md').read_text()
 
 
 def test_learning_curve_numbers_validations_by_the_schedule(tmp_path):
@@ -346,8 +373,16 @@ def test_the_committed_checkpoint_is_the_study_spec_and_preferred(tmp_path):
                     f'{spec_dir / Path(CHECKPOINT).name}']
     prepare_pretrained(str(root), PRETRAIN, said.append, str(spec_dir))
     assert len(said) == 1  # equal bytes: nothing to do
+    # The runs start from, and the records count for, the committed bytes.
+    assert study_checkpoint_sha1(str(root), PRETRAIN, str(spec_dir)) == (
+        hashlib.sha1(b'committed weights').hexdigest())
 
     other = dict(PRETRAIN, iters=PRETRAIN['iters'] + 1)
     (cached.parent / 'spec.json').write_text(json.dumps(other))
     prepare_pretrained(str(root), other, said.append, str(spec_dir))
     assert len(said) == 1 and cached.read_bytes() == b'committed weights'
+    cached.write_bytes(b'pretrained with another spec')
+    assert study_checkpoint_sha1(str(root), other, str(spec_dir)) == (
+        hashlib.sha1(b'pretrained with another spec').hexdigest())
+    cached.unlink()
+    assert study_checkpoint_sha1(str(root), other, str(spec_dir)) is None

@@ -357,6 +357,35 @@ def prepare_pretrained(root, pretrain, log=print,
     _stamp(out_dir, pretrain)
 
 
+def study_checkpoint_sha1(root, pretrain,
+                          committed=osp.join(ROOT, COMMITTED_PRETRAINED)):
+    """SHA-1 of the pretrained checkpoint the study's runs start from: the
+    ``committed`` one when it was made with ``pretrain``, else the one
+    cached at ``root/CHECKPOINT`` for that spec; None before pretraining."""
+    if _stamped(committed, pretrain):
+        return file_sha1(osp.join(committed, osp.basename(CHECKPOINT)))
+    target = osp.join(root, CHECKPOINT)
+    if _stamped(osp.dirname(target), pretrain) and osp.exists(target):
+        return file_sha1(target)
+    return None
+
+
+def of_checkpoint(records, sha1):
+    """The records (hash -> record) that started from the pretrained
+    checkpoint ``sha1``. A run from another checkpoint, or from one it did
+    not record, counts as not run: the study runs it again and leaves it out
+    of the table, which so comes from one checkpoint."""
+    return {key: r for key, r in records.items()
+            if sha1 is not None and r.get('pretrained_sha1') == sha1}
+
+
+def replaced(record):
+    """What a run made again keeps of the record it replaces
+    (``rerun_of``): its metrics, checkpoint and time."""
+    return {k: record[k] for k in ('metrics', 'pretrained_sha1',
+                                   'finished_at') if k in record}
+
+
 def _run(cmd, cwd, log_file):
     """Run ``cmd``; its output goes to ``log_file``. Returns the CPU
     seconds it (and its children) used."""
@@ -671,9 +700,7 @@ def remeasure_selection(root, record):
             root, work_dir, settings),
             select_data=selection_data(settings['data'], settings['task']))
     else:
-        replaced = {k: record[k] for k in (
-            'metrics', 'pretrained_sha1', 'finished_at') if k in record}
-        record = dict(run_one(root, settings), rerun_of=replaced)
+        record = dict(run_one(root, settings), rerun_of=replaced(record))
     if earlier:
         record['earlier_selection'] = earlier
     return record

@@ -9,7 +9,10 @@ multipliers, selected on a held-out split; its other seeds run at the
 selected one (``mmdet_e3va.analysis.mini_study_lr_sweep``).
 Resumable: each finished run is appended to the results JSON (keyed by a
 hash of its settings), recorded runs are skipped, and an interrupted run
-restarts from scratch. Outputs (next to the results JSON): ``table.md``,
+restarts from scratch. A record counts only for the pretrained checkpoint it
+started from: runs from another one (or from one they did not record) are
+run again, keeping what they replace, so the table comes from one
+checkpoint. Outputs (next to the results JSON): ``table.md``,
 ``summary.json``, ``accuracy_vs_memory.png``, ``memory_time.png``, and
 with E3VAPlus runs ``ablation.md`` and ``ablation.png``.
 
@@ -27,11 +30,14 @@ import time
 from mmdet_e3va.analysis.mini_study import (DATA, METHODS, PAPER_METHODS,
                                             NOMINAL_S_PER_ITER, PRETRAIN,
                                             PROTOCOL, QUICK, ROOT, TASKS,
-                                            load_records, prepare_data,
-                                            prepare_pretrained,
-                                            remeasure_selection, run_one,
-                                            save_record, selection_data,
-                                            set_threads, task_settings_line)
+                                            load_records, of_checkpoint,
+                                            prepare_data, prepare_pretrained,
+                                            remeasure_selection, replaced,
+                                            run_one, save_record,
+                                            selection_data, set_threads,
+                                            settings_hash,
+                                            study_checkpoint_sha1,
+                                            task_settings_line)
 from mmdet_e3va.analysis import mini_study_calibration as calibration
 from mmdet_e3va.analysis import mini_study_lr_sweep as lr_sweep
 from mmdet_e3va.analysis.mini_study_ablation import (ablation_markdown,
@@ -106,15 +112,19 @@ def main():
                                DEFAULT_SEEDS.get(m, (0, )))
              for m in methods}
 
+    def current(records):
+        return of_checkpoint(records, study_checkpoint_sha1(root, pretrain))
+
     def plan(records):
         todo, waiting = lr_sweep.plan(tasks, seeds, iters, data, pretrain,
-                                      records, widen=not args.quick)
+                                      current(records),
+                                      widen=not args.quick)
         return [dict(s, curve=args.curve) if args.curve else s
                 for s in todo], waiting
 
     def stale(records):
         return lr_sweep.needs_selection(tasks, methods, iters, data,
-                                        pretrain, records)
+                                        pretrain, current(records))
 
     records = load_records(results)
     todo, waiting = plan(records)
@@ -122,6 +132,10 @@ def main():
           f'for their lr sweep, {len(stale(records))} recorded runs to test '
           f'on the current selection split; records in {args.results}; '
           f'root {root}')
+    again = sum(settings_hash(s) in records for s in todo)
+    if again:
+        print(f'{again} of the runs to run now are recorded from another '
+              'pretrained checkpoint (or one not recorded): they run again')
     print(f'protocol: {PROTOCOL}')
     for t in tasks:
         print(f"  {task_settings_line(t, iters[t])}; {TASKS[t]['config']}")
@@ -137,11 +151,13 @@ def main():
             prepare_pretrained(root, pretrain)
         run_all(root, results, plan, stale)
     records = load_records(results)
-    current, sweeps = lr_sweep.table_records(iters, data, pretrain, records,
-                                             widen=not args.quick)
-    print(f'{len(records) - len(current)} records of other settings or lr '
+    mine = current(records)
+    table, sweeps = lr_sweep.table_records(iters, data, pretrain, mine,
+                                           widen=not args.quick)
+    print(f'{len(records) - len(mine)} records of other pretrained '
+          f'checkpoints and {len(mine) - len(table)} of other settings or lr '
           'multipliers left out of the table')
-    report(current, sweeps, out_dir, iters)
+    report(table, sweeps, out_dir, iters)
     report_calibration(records, out_dir)
 
 
@@ -192,6 +208,9 @@ def run_all(root, results, plan, stale):
               flush=True)
         t0 = time.time()
         record = run_one(root, settings)
+        earlier = load_records(results).get(record['hash'])
+        if earlier:  # a run from another pretrained checkpoint
+            record['rerun_of'] = replaced(earlier)
         save_record(results, record)
         took = time.time() - t0
         spent.setdefault(task, []).append(took / settings['iters'])
