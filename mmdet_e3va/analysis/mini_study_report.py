@@ -328,11 +328,13 @@ def plot_accuracy_vs_memory(summary, path):
     """One panel per metric column with data: mean metric (error bars: std
     over seeds) against mean training memory, one point per method but
     E3VA+'s :data:`ABLATION_VARIANTS`; each panel spans at least
-    :data:`MIN_METRIC_SPAN` points."""
+    :data:`MIN_METRIC_SPAN` points. A task with ablation variants only has
+    no panel."""
     import matplotlib
     matplotlib.use('Agg')
     import matplotlib.pyplot as plt
-    panels = [(t, n) for t, n in COLUMNS if t in summary]
+    panels = [(t, n) for t, n in COLUMNS
+              if set(summary.get(t, ())) - ABLATION_VARIANTS]
     fig, axes = plt.subplots(1, len(panels), figsize=(5 * len(panels), 4.2),
                              squeeze=False)
     for ax, (task, name) in zip(axes[0], panels):
