@@ -208,7 +208,7 @@ def run_all(root, results, plan, stale):
               flush=True)
         t0 = time.time()
         record = run_one(root, settings)
-        earlier = load_records(results).get(record['hash'])
+        earlier = records.get(record['hash'])
         if earlier:  # a run from another pretrained checkpoint
             record['rerun_of'] = replaced(earlier)
         save_record(results, record)
