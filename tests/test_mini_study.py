@@ -15,11 +15,13 @@ from mmengine.config import Config
 from mmengine.registry import init_default_scope
 
 from conftest import ROOT, run_tool
+from mmdet_e3va.analysis import mini_study_calibration as calibration
 from mmdet_e3va.analysis import mini_study_lr_sweep as lr_sweep
 from mmdet_e3va.analysis.mini_study import (CHECKPOINT, COMMITTED_PRETRAINED,
                                             METHODS, PRETRAIN, TASKS,
                                             at_study_width, learning_curve,
-                                            prepare_pretrained,
+                                            prepare_pretrained, replaced,
+                                            replaced_runs,
                                             study_checkpoint_sha1)
 from mmdet_e3va.datasets.study_scenes import (SCENES_VERSION, SOURCE_SCENES,
                                               TARGET_CLASSES, TARGET_SCENES,
@@ -263,8 +265,15 @@ def test_quick_study_runs_then_resumes(tmp_path):
     assert rerun['pretrained_sha1'] == sha1
     assert rerun['rerun_of'] == dict(
         metrics=seed1['metrics'], pretrained_sha1='0' * 40,
-        finished_at=seed1['finished_at'])
+        finished_at=seed1['finished_at'], curve=seed1['curve'])
     assert ' (2) |' in (out_dir / 'table.md').read_text()
+    # The replaced run's learning curve stays in the calibration, under its
+    # checkpoint (the run made again has no curve: made without --curve).
+    assert 'curve' not in rerun
+    calibration = (out_dir / 'calibration.md').read_text()
+    assert f'| Full | 1 | 0.001 (Swin x{full_lr:g}) | 2 | 2 |' in calibration
+    assert '| `00000000` |' in calibration
+    assert f'| `{sha1[:8]}` |' not in calibration
 
 
 def test_learning_curve_numbers_validations_by_the_schedule(tmp_path):
@@ -282,6 +291,41 @@ def test_learning_curve_numbers_validations_by_the_schedule(tmp_path):
     assert curve[2]['mask AP'] == pytest.approx(15.0)
     with pytest.raises(ValueError, match='2 validations logged, expected 3'):
         learning_curve('det', entries[:3], log, 100, 250)
+
+
+def test_runs_made_again_keep_their_curves_in_the_calibration(tmp_path):
+    """A run made twice again keeps both replaced runs (``rerun_of`` in
+    ``rerun_of``): each with its own metrics, checkpoint and curve and the
+    record's settings, and the calibration shows every curve, told apart
+    by its checkpoint."""
+    settings = dict(iters=2, lr=0.001, tuning_lr_mult=5.0,
+                    data=dict(version=3, num_train=8),
+                    pretrain=dict(task='classification'),
+                    config_digest='abcdef123')
+    first = dict(metrics={'mIoU': 40.0}, pretrained_sha1='a' * 40,
+                 finished_at='1', curve=[dict(iter=1, mIoU=30.0),
+                                         dict(iter=2, mIoU=40.0)])
+    second = dict(metrics={'mIoU': 45.0}, pretrained_sha1='b' * 40,
+                  finished_at='2', rerun_of=replaced(first))
+    record = dict(task='seg', method='E3VA', seed=0, settings=settings,
+                  metrics={'mIoU': 50.0}, pretrained_sha1='c' * 40,
+                  finished_at='3', rerun_of=replaced(second))
+    runs = replaced_runs(record)
+    assert [r['metrics']['mIoU'] for r in runs] == [45.0, 40.0]
+    assert all(r['settings'] is settings and 'rerun_of' not in r
+               for r in runs)
+    assert 'curve' not in runs[0] and runs[1]['curve'] == first['curve']
+
+    record['curve'] = [dict(iter=2, mIoU=50.0)]
+    curves = calibration.curve_records({'h': record})
+    assert [r['pretrained_sha1'][0] for r in curves] == ['a', 'c']
+    table = calibration.markdown(curves)
+    assert '| 1 | 30.0 | v3, 8 train, cls pretrain | `aaaaaaaa` |' in table
+    assert '| 2 | 40.0 | v3, 8 train, cls pretrain | `aaaaaaaa` |' in table
+    assert '| 2 | 50.0 | v3, 8 train, cls pretrain | `cccccccc` |' in table
+    assert '`bbbbbbbb`' not in table  # its curve was not recorded
+    png, = calibration.plot(curves, str(tmp_path))
+    assert Path(png).read_bytes()[:4] == b'\x89PNG'
 
 
 def test_draw_study_scenes_writes_both_families(tmp_path):

@@ -379,11 +379,27 @@ def of_checkpoint(records, sha1):
             if sha1 is not None and r.get('pretrained_sha1') == sha1}
 
 
+_REPLACED_KEYS = ('metrics', 'pretrained_sha1', 'finished_at', 'curve',
+                  'rerun_of')
+
+
 def replaced(record):
     """What a run made again keeps of the record it replaces
-    (``rerun_of``): its metrics, checkpoint and time."""
-    return {k: record[k] for k in ('metrics', 'pretrained_sha1',
-                                   'finished_at') if k in record}
+    (``rerun_of``): its metrics, checkpoint, time, learning curve and the
+    runs that one replaced (its own ``rerun_of``)."""
+    return {k: record[k] for k in _REPLACED_KEYS if k in record}
+
+
+def replaced_runs(record):
+    """The runs that ``record`` replaced, newest first, each as a record:
+    ``record``'s settings with the replaced run's metrics, checkpoint, time
+    and curve."""
+    settings = {k: v for k, v in record.items() if k not in _REPLACED_KEYS}
+    runs = []
+    while 'rerun_of' in record:
+        record = dict(settings, **record['rerun_of'])
+        runs.append({k: v for k, v in record.items() if k != 'rerun_of'})
+    return runs
 
 
 def _run(cmd, cwd, log_file):

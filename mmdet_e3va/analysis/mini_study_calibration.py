@@ -8,13 +8,18 @@ import os.path as osp
 from mmdet_e3va.datasets.study_scenes import (TARGET_BACKGROUNDS,
                                               TARGET_CLASSES)
 
+from .mini_study import replaced_runs
+
 
 def curve_records(records):
-    """The records of ``records`` (hash -> record) that have a curve, by
-    task, method, seed and length."""
-    return sorted((r for r in records.values() if r.get('curve')),
+    """The runs of ``records`` (hash -> record) that have a curve, the runs
+    a record replaced (``rerun_of``) included, by task, method, seed,
+    length and time."""
+    runs = [run for r in records.values() for run in [r, *replaced_runs(r)]]
+    return sorted((r for r in runs if r.get('curve')),
                   key=lambda r: (r['task'], r['method'], r['seed'],
-                                 r['settings']['iters']))
+                                 r['settings']['iters'],
+                                 r.get('finished_at', '')))
 
 
 def _mean_iou(table, classes):
@@ -45,22 +50,31 @@ def _lr(settings):
     return f"{settings['lr']:g}" + (f" ({', '.join(mults)})" if mults else '')
 
 
-def _variant(settings):
+def _variant(record):
     """The target scenes (version, training images) with the source
-    pretraining's task (older records: dense) and the resolved config's
-    digest (short), which tell calibrations of one method and lr apart."""
+    pretraining's task (older records: dense), the pretrained checkpoint's
+    SHA-1 and the resolved config's digest (both short), which tell
+    calibrations of one method and lr apart (a run made again from another
+    checkpoint has the same settings)."""
+    settings = record['settings']
     data = settings['data']
     task = settings['pretrain'].get('task', 'dense')
+    sha1 = record.get('pretrained_sha1')
     return (f"v{data.get('version', 1)}, {data['num_train']} train, "
             f"{'cls' if task == 'classification' else task} pretrain",
+            sha1[:8] if sha1 else 'not recorded',
             settings['config_digest'][:6])
 
 
 def _protocol(record):
-    """The run's lr, scenes, pretraining and config in words (its plot
-    colour)."""
+    """The run's lr, scenes, pretraining, checkpoint and config in words
+    (its plot colour)."""
     return (f"lr {_lr(record['settings'])}, scenes "
-            '{}, config {}'.format(*_variant(record['settings'])))
+            '{}, checkpoint {}, config {}'.format(*_variant(record)))
+
+
+def _label(record):
+    return f"{record['method']} seed {record['seed']}, {_protocol(record)}"
 
 
 _STYLES = ('-', '--', ':', '-.')  # line style per method, Full first
@@ -68,8 +82,8 @@ _STYLES = ('-', '--', ':', '-.')  # line style per method, Full first
 
 def markdown(records):
     """A table per task: method, seed, lr, length, then one row per
-    validation, ending with the scenes' version, the pretraining and the
-    config digest."""
+    validation, ending with the scenes' version, the pretraining, the
+    checkpoint and the config digest."""
     lines = ['# Mini-study calibration (learning curves)', '']
     for task in sorted({r['task'] for r in records}):
         task_records = [r for r in records if r['task'] == task]
@@ -77,9 +91,10 @@ def markdown(records):
             k for r in task_records for _, cells in _rows(r) for k in cells))
         lines += [f'## {task}', '',
                   '| method | seed | lr | of iters | iter | ' +
-                  ' | '.join(names) + ' | scenes, pretraining | config |',
+                  ' | '.join(names) +
+                  ' | scenes, pretraining | checkpoint | config |',
                   '|---|---:|---:|---:|---:|' + '---:|' * len(names) +
-                  '---|---|']
+                  '---|---|---|']
         for r in task_records:
             for it, cells in _rows(r):
                 lines.append(
@@ -88,7 +103,7 @@ def markdown(records):
                     f'{it} | ' + ' | '.join(
                         f'{cells[n]:.1f}' if n in cells else '-'
                         for n in names) +
-                    ' | {} | `{}` |'.format(*_variant(r['settings'])))
+                    ' | {} | `{}` | `{}` |'.format(*_variant(r)))
         lines.append('')
     return '\n'.join(lines)
 
@@ -108,11 +123,13 @@ def plot(records, out_dir):
             k for r in task_records for _, cells in _rows(r) for k in cells))
         ncol = 2 if len(names) > 2 else 1  # long labels: 2 need 3 panels
         legend_rows = -(-len(task_records) // ncol)
-        height = 3.6 + 0.25 * legend_rows
-        # a legend column of about 7 inches holds one run's label
+        height = 3.6 + 0.19 * legend_rows
+        # a legend column holds the longest run label: 8-pt characters of
+        # about 0.056 inches, after the line sample
+        column = 0.7 + 0.056 * max(len(_label(r)) for r in task_records)
         fig, axes = plt.subplots(1, len(names), squeeze=False,
-                                 figsize=(max(4.2 * len(names), 7 * ncol),
-                                          height))
+                                 figsize=(max(4.2 * len(names),
+                                              column * ncol), height))
         protocols = list(dict.fromkeys(_protocol(r) for r in task_records))
         methods = sorted({r['method'] for r in task_records},
                          key=lambda m: (m != 'Full', m != 'Frozen', m))
@@ -126,14 +143,13 @@ def plot(records, out_dir):
                         color=plt.get_cmap('tab10')(
                             protocols.index(_protocol(r)) % 10),
                         ls=_STYLES[methods.index(r['method']) % 4],
-                        label=f"{r['method']} seed {r['seed']}, "
-                        f'{_protocol(r)}')
+                        label=_label(r))
             ax.set(title=f'{task}: {name}', xlabel='iteration',
                    ylabel=name, ylim=(0, min(100, max(10, 1.15 * top))))
             ax.grid(alpha=0.3)
         fig.legend(*axes[0][0].get_legend_handles_labels(), fontsize=8,
                    ncol=ncol, loc='lower center', frameon=False)
-        fig.tight_layout(rect=(0, (0.25 * legend_rows + 0.1) / height, 1, 1))
+        fig.tight_layout(rect=(0, (0.19 * legend_rows + 0.1) / height, 1, 1))
         path = osp.join(out_dir, f'calibration_{task}.png')
         fig.savefig(path, dpi=110)
         plt.close(fig)
