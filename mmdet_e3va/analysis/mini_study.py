@@ -705,7 +705,7 @@ def remeasure_selection(root, record):
     """``record`` with ``select_metrics`` on the current selection split of
     its task, the earlier ones kept under ``earlier_selection``: its
     checkpoint tested there, or, when the checkpoint is gone, the run made
-    again (``rerun_of``: the replaced run's metrics, checkpoint and time)."""
+    again (``rerun_of``: what ``replaced`` keeps of the replaced run)."""
     earlier = None if 'select_metrics' not in record else dict(
         select_metrics=record['select_metrics'],
         select_data=record_selection_data(record))

@@ -74,6 +74,7 @@ def _protocol(record):
 
 
 def _label(record):
+    """The run's legend entry: method, seed and protocol."""
     return f"{record['method']} seed {record['seed']}, {_protocol(record)}"
 
 
