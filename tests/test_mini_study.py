@@ -270,10 +270,11 @@ def test_quick_study_runs_then_resumes(tmp_path):
     # The replaced run's learning curve stays in the calibration, under its
     # checkpoint (the run made again has no curve: made without --curve).
     assert 'curve' not in rerun
-    calibration = (out_dir / 'calibration.md').read_text()
-    assert f'| Full | 1 | 0.001 (Swin x{full_lr:g}) | 2 | 2 |' in calibration
-    assert '| `00000000` |' in calibration
-    assert f'| `{sha1[:8]}` |' not in calibration
+    calibration_md = (out_dir / 'calibration.md').read_text()
+    full_row = f'| Full | 1 | 0.001 (Swin x{full_lr:g}) | 2 | 2 |'
+    assert full_row in calibration_md
+    assert '| `00000000` |' in calibration_md
+    assert f'| `{sha1[:8]}` |' not in calibration_md
 
 
 def test_learning_curve_numbers_validations_by_the_schedule(tmp_path):

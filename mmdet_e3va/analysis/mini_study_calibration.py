@@ -124,7 +124,8 @@ def plot(records, out_dir):
             k for r in task_records for _, cells in _rows(r) for k in cells))
         ncol = 2 if len(names) > 2 else 1  # long labels: 2 need 3 panels
         legend_rows = -(-len(task_records) // ncol)
-        height = 3.6 + 0.19 * legend_rows
+        legend_height = 0.19 * legend_rows  # inches, 8-pt rows
+        height = 3.6 + legend_height
         # a legend column holds the longest run label: 8-pt characters of
         # about 0.056 inches, after the line sample
         column = 0.7 + 0.056 * max(len(_label(r)) for r in task_records)
@@ -150,7 +151,7 @@ def plot(records, out_dir):
             ax.grid(alpha=0.3)
         fig.legend(*axes[0][0].get_legend_handles_labels(), fontsize=8,
                    ncol=ncol, loc='lower center', frameon=False)
-        fig.tight_layout(rect=(0, (0.19 * legend_rows + 0.1) / height, 1, 1))
+        fig.tight_layout(rect=(0, (legend_height + 0.1) / height, 1, 1))
         path = osp.join(out_dir, f'calibration_{task}.png')
         fig.savefig(path, dpi=110)
         plt.close(fig)
