@@ -7,6 +7,8 @@ import math
 
 import matplotlib.axes
 import pytest
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.text import Text
 
 from conftest import ROOT
 from mmdet_e3va.analysis.mini_study import TASKS
@@ -242,3 +244,40 @@ def test_iters_below_one_is_rejected(value, capsys):
         build_tool_parser().parse_args(['--iters', value])
     error = capsys.readouterr().err
     assert '--iters' in error and 'at least 1' in error, error
+
+
+def test_accuracy_plot_moves_overlapping_labels_apart(tmp_path, monkeypatch):
+    """Methods at the same memory and metric (BitFit and LN-tune next to
+    Frozen on det) get labels that overlap neither one another nor a
+    point; a label with room keeps its place beside its point."""
+    records = by_hash(*(record('seg', method, 0, 200.0, 0.5)
+                        for method in ('Frozen', 'BitFit', 'LNTune')),
+                      record('seg', 'Full', 0, 300.0, 0.5))
+    records['seg-Full-0']['metrics']['mIoU'] = 25.0
+    labels = []
+    annotate = matplotlib.axes.Axes.annotate
+    monkeypatch.setattr(
+        matplotlib.axes.Axes, 'annotate',
+        lambda self, *a, **k: labels.append(annotate(self, *a, **k))
+        or labels[-1])
+    plot_accuracy_vs_memory(
+        aggregate(records, ['Full', 'Frozen', 'BitFit', 'LNTune']),
+        tmp_path / 'accuracy.png')
+    assert len(labels) == 4 and (tmp_path / 'accuracy.png').exists()
+    # the plot closed its figure: a fresh Agg canvas measures the labels
+    renderer = FigureCanvasAgg(labels[0].figure).get_renderer()
+    boxes = {}
+    for t in labels:  # the text alone, without its line to the point
+        t.update_positions(renderer)
+        boxes[t.get_text()] = Text.get_window_extent(t, renderer)
+    names = sorted(boxes)
+    for i, a in enumerate(names):
+        for b in names[i + 1:]:
+            assert not boxes[a].overlaps(boxes[b]), (a, b)
+    points = [t.axes.transData.transform(t.xy) for t in labels]
+    for name, box in boxes.items():
+        assert not any(box.contains(*point) for point in points), name
+    offsets = {t.get_text(): t.xyann for t in labels}
+    assert offsets['Full (1)'] == (4, 4)
+    assert len({offsets[f'{m} (1)'] for m in ('Frozen', 'BitFit', 'LNTune')
+                }) == 3

@@ -324,12 +324,55 @@ def widened(lo, hi, span=MIN_METRIC_SPAN):
     return middle - span / 2, middle + span / 2
 
 
+def dodge_labels(ax, labels, yerrs=None, marker_pts=3, max_steps=6):
+    """Shift ``labels`` (annotations placed with ``textcoords='offset
+    points'``) up or down by their own height, nearest free slot inside the
+    axes first (``+1, -1, +2, ...`` heights, at most ``max_steps`` each
+    way), so that no label overlaps another or any label's point: its
+    marker (half-width ``marker_pts``) and error bar (``yerrs``, data
+    units, one per label). A label with no free slot stays where it was.
+    Labels are placed in order of their point's height. Call after the
+    axes' limits and layout are final."""
+    from matplotlib.text import Text
+    from matplotlib.transforms import Bbox
+    renderer = ax.figure.canvas.get_renderer()
+
+    def text_box(label):  # the text alone, without its line to the point
+        label.update_positions(renderer)
+        return Text.get_window_extent(label, renderer)
+
+    r = marker_pts * ax.figure.dpi / 72
+    taken = []
+    for label, yerr in zip(labels, yerrs or [0] * len(labels)):
+        (x, lo), (_, hi) = ax.transData.transform(
+            [(label.xy[0], label.xy[1] - yerr),
+             (label.xy[0], label.xy[1] + yerr)])
+        taken.append(Bbox.from_extents(x - r, min(lo, hi) - r, x + r,
+                                       max(lo, hi) + r))
+    for label in sorted(labels,
+                        key=lambda t: ax.transData.transform(t.xy)[1]):
+        x, y = label.xyann
+        step = text_box(label).height * 72 / ax.figure.dpi
+        for k in [0] + [s * i for i in range(1, max_steps + 1)
+                        for s in (1, -1)]:
+            label.xyann = (x, y + k * step)
+            box = text_box(label)
+            if (ax.bbox.y0 <= box.y0 and box.y1 <= ax.bbox.y1
+                    and not any(box.overlaps(other) for other in taken)):
+                break
+        else:
+            label.xyann = (x, y)
+            box = text_box(label)
+        taken.append(box)
+
+
 def plot_accuracy_vs_memory(summary, path):
     """One panel per metric column with data: mean metric (error bars: std
     over seeds) against mean training memory, one point per method but
     E3VA+'s :data:`ABLATION_VARIANTS`; each panel spans at least
     :data:`MIN_METRIC_SPAN` points. A task with ablation variants only has
-    no panel."""
+    no panel. Labels that would overlap are moved apart
+    (:func:`dodge_labels`), with a line to their point."""
     import matplotlib
     matplotlib.use('Agg')
     import matplotlib.pyplot as plt
@@ -337,6 +380,7 @@ def plot_accuracy_vs_memory(summary, path):
               if set(summary.get(t, ())) - ABLATION_VARIANTS]
     fig, axes = plt.subplots(1, len(panels), figsize=(5 * len(panels), 4.2),
                              squeeze=False)
+    labels, yerrs = {}, {}
     for ax, (task, name) in zip(axes[0], panels):
         for method, row in summary[task].items():
             if method in ABLATION_VARIANTS:
@@ -345,10 +389,14 @@ def plot_accuracy_vs_memory(summary, path):
             colour = _HIGHLIGHT.get(method, 'tab:gray')
             ax.errorbar(row['memory_mb'], m['mean'], yerr=m['std'],
                         fmt='o', color=colour, capsize=3)
-            ax.annotate(f"{method} ({m['n']})", (row['memory_mb'],
-                                                 m['mean']),
-                        textcoords='offset points', xytext=(4, 4),
-                        fontsize=8, color=colour)
+            yerrs.setdefault(ax, []).append(m['std'])
+            labels.setdefault(ax, []).append(
+                ax.annotate(f"{method} ({m['n']})",
+                            (row['memory_mb'], m['mean']),
+                            textcoords='offset points', xytext=(4, 4),
+                            fontsize=8, color=colour,
+                            arrowprops=dict(arrowstyle='-', color=colour,
+                                            lw=0.5, shrinkA=0, shrinkB=3)))
         key = next(iter(summary[task].values()))['memory_key']
         xlabel = f'training memory, MB ({key})'
         if ABLATION_VARIANTS & set(summary[task]):
@@ -359,6 +407,8 @@ def plot_accuracy_vs_memory(summary, path):
         ax.set_title(f'{task}: {name} vs training memory')
         ax.grid(alpha=0.3)
     fig.tight_layout()
+    for ax, texts in labels.items():
+        dodge_labels(ax, texts, yerrs[ax])
     fig.savefig(path, dpi=110)
     plt.close(fig)
 
