@@ -326,13 +326,12 @@ def widened(lo, hi, span=MIN_METRIC_SPAN):
 
 def dodge_labels(ax, labels, yerrs=None, marker_pts=3, max_steps=6):
     """Shift ``labels`` (annotations placed with ``textcoords='offset
-    points'``) up or down by their own height, nearest free slot inside the
-    axes first (``+1, -1, +2, ...`` heights, at most ``max_steps`` each
-    way), so that no label overlaps another or any label's point: its
-    marker (half-width ``marker_pts``) and error bar (``yerrs``, data
-    units, one per label). A label with no free slot stays where it was.
-    Labels are placed in order of their point's height. Call after the
-    axes' limits and layout are final."""
+    points'``) up or down by whole label heights (at most ``max_steps``
+    each way, inside the axes) to the place that covers the fewest other
+    labels and markers (half-width ``marker_pts``), then the fewest error
+    bars (``yerrs``, data units, one per label), then the nearest. Labels
+    are placed in order of their point's height. Call after the axes'
+    limits and layout are final."""
     from matplotlib.text import Text
     from matplotlib.transforms import Bbox
     renderer = ax.figure.canvas.get_renderer()
@@ -342,28 +341,33 @@ def dodge_labels(ax, labels, yerrs=None, marker_pts=3, max_steps=6):
         return Text.get_window_extent(label, renderer)
 
     r = marker_pts * ax.figure.dpi / 72
-    taken = []
+    taken, bars = [], []
     for label, yerr in zip(labels, yerrs or [0] * len(labels)):
         (x, lo), (_, hi) = ax.transData.transform(
             [(label.xy[0], label.xy[1] - yerr),
              (label.xy[0], label.xy[1] + yerr)])
-        taken.append(Bbox.from_extents(x - r, min(lo, hi) - r, x + r,
-                                       max(lo, hi) + r))
+        taken.append(Bbox.from_extents(x - r, (lo + hi) / 2 - r, x + r,
+                                       (lo + hi) / 2 + r))
+        bars.append(Bbox.from_extents(x - r, min(lo, hi), x + r,
+                                      max(lo, hi)))
+
+    def cost(box, k):
+        outside = box.y0 < ax.bbox.y0 or box.y1 > ax.bbox.y1
+        return (outside, sum(box.overlaps(other) for other in taken),
+                sum(box.overlaps(bar) for bar in bars), abs(k), -k)
+
     for label in sorted(labels,
                         key=lambda t: ax.transData.transform(t.xy)[1]):
         x, y = label.xyann
         step = text_box(label).height * 72 / ax.figure.dpi
-        for k in [0] + [s * i for i in range(1, max_steps + 1)
-                        for s in (1, -1)]:
+        best = None
+        for k in range(-max_steps, max_steps + 1):
             label.xyann = (x, y + k * step)
             box = text_box(label)
-            if (ax.bbox.y0 <= box.y0 and box.y1 <= ax.bbox.y1
-                    and not any(box.overlaps(other) for other in taken)):
-                break
-        else:
-            label.xyann = (x, y)
-            box = text_box(label)
-        taken.append(box)
+            if best is None or cost(box, k) < best[0]:
+                best = cost(box, k), k, box
+        label.xyann = (x, y + best[1] * step)
+        taken.append(best[2])
 
 
 def plot_accuracy_vs_memory(summary, path):
