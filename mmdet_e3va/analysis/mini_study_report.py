@@ -343,11 +343,9 @@ def dodge_labels(ax, labels, yerrs=None, marker_pts=3, max_steps=6):
     r = marker_pts * ax.figure.dpi / 72
     taken, bars = [], []
     for label, yerr in zip(labels, yerrs or [0] * len(labels)):
-        (x, lo), (_, hi) = ax.transData.transform(
-            [(label.xy[0], label.xy[1] - yerr),
-             (label.xy[0], label.xy[1] + yerr)])
-        taken.append(Bbox.from_extents(x - r, (lo + hi) / 2 - r, x + r,
-                                       (lo + hi) / 2 + r))
+        (x, lo), (_, y), (_, hi) = ax.transData.transform(
+            [(label.xy[0], label.xy[1] + d) for d in (-yerr, 0, yerr)])
+        taken.append(Bbox.from_extents(x - r, y - r, x + r, y + r))
         bars.append(Bbox.from_extents(x - r, min(lo, hi), x + r,
                                       max(lo, hi)))
 
@@ -364,8 +362,9 @@ def dodge_labels(ax, labels, yerrs=None, marker_pts=3, max_steps=6):
         for k in range(-max_steps, max_steps + 1):
             label.xyann = (x, y + k * step)
             box = text_box(label)
-            if best is None or cost(box, k) < best[0]:
-                best = cost(box, k), k, box
+            candidate = cost(box, k), k, box
+            if best is None or candidate[0] < best[0]:
+                best = candidate
         label.xyann = (x, y + best[1] * step)
         taken.append(best[2])
 
