@@ -324,14 +324,15 @@ def widened(lo, hi, span=MIN_METRIC_SPAN):
     return middle - span / 2, middle + span / 2
 
 
-def dodge_labels(ax, labels, yerrs=None, marker_pts=3, max_steps=6):
-    """Shift ``labels`` (annotations placed with ``textcoords='offset
-    points'``) up or down by whole label heights (at most ``max_steps``
-    each way, inside the axes) to the place that covers the fewest other
-    labels and markers (half-width ``marker_pts``), then the fewest error
-    bars (``yerrs``, data units, one per label), then the nearest. Labels
-    are placed in order of their point's height. Call after the axes'
-    limits and layout are final."""
+def dodge_labels(ax, labelled, marker_pts=3, max_steps=6):
+    """Shift the labels of ``labelled`` (``(annotation, yerr)`` pairs:
+    annotations placed with ``textcoords='offset points'``, the error bar's
+    half-length in data units) up or down by whole label heights (at most
+    ``max_steps`` each way, inside the axes) to the place that covers the
+    fewest other labels and markers (half-width ``marker_pts``), then the
+    fewest error bars, then the nearest. Labels are placed in order of
+    their point's height. Call after the axes' limits and layout are
+    final."""
     from matplotlib.text import Text
     from matplotlib.transforms import Bbox
     renderer = ax.figure.canvas.get_renderer()
@@ -342,7 +343,7 @@ def dodge_labels(ax, labels, yerrs=None, marker_pts=3, max_steps=6):
 
     r = marker_pts * ax.figure.dpi / 72
     taken, bars = [], []
-    for label, yerr in zip(labels, yerrs or [0] * len(labels)):
+    for label, yerr in labelled:
         (x, lo), (_, y), (_, hi) = ax.transData.transform(
             [(label.xy[0], label.xy[1] + d) for d in (-yerr, 0, yerr)])
         taken.append(Bbox.from_extents(x - r, y - r, x + r, y + r))
@@ -354,8 +355,8 @@ def dodge_labels(ax, labels, yerrs=None, marker_pts=3, max_steps=6):
         return (outside, sum(box.overlaps(other) for other in taken),
                 sum(box.overlaps(bar) for bar in bars), abs(k), -k)
 
-    for label in sorted(labels,
-                        key=lambda t: ax.transData.transform(t.xy)[1]):
+    for label, _ in sorted(
+            labelled, key=lambda pair: ax.transData.transform(pair[0].xy)[1]):
         x, y = label.xyann
         step = text_box(label).height * 72 / ax.figure.dpi
         best = None
@@ -383,7 +384,7 @@ def plot_accuracy_vs_memory(summary, path):
               if set(summary.get(t, ())) - ABLATION_VARIANTS]
     fig, axes = plt.subplots(1, len(panels), figsize=(5 * len(panels), 4.2),
                              squeeze=False)
-    labels, yerrs = {}, {}
+    labelled = {}  # axes -> (annotation, error bar) pairs
     for ax, (task, name) in zip(axes[0], panels):
         for method, row in summary[task].items():
             if method in ABLATION_VARIANTS:
@@ -392,14 +393,13 @@ def plot_accuracy_vs_memory(summary, path):
             colour = _HIGHLIGHT.get(method, 'tab:gray')
             ax.errorbar(row['memory_mb'], m['mean'], yerr=m['std'],
                         fmt='o', color=colour, capsize=3)
-            yerrs.setdefault(ax, []).append(m['std'])
-            labels.setdefault(ax, []).append(
-                ax.annotate(f"{method} ({m['n']})",
-                            (row['memory_mb'], m['mean']),
-                            textcoords='offset points', xytext=(4, 4),
-                            fontsize=8, color=colour,
-                            arrowprops=dict(arrowstyle='-', color=colour,
-                                            lw=0.5, shrinkA=0, shrinkB=3)))
+            label = ax.annotate(f"{method} ({m['n']})",
+                                (row['memory_mb'], m['mean']),
+                                textcoords='offset points', xytext=(4, 4),
+                                fontsize=8, color=colour,
+                                arrowprops=dict(arrowstyle='-', color=colour,
+                                                lw=0.5, shrinkA=0, shrinkB=3))
+            labelled.setdefault(ax, []).append((label, m['std']))
         key = next(iter(summary[task].values()))['memory_key']
         xlabel = f'training memory, MB ({key})'
         if ABLATION_VARIANTS & set(summary[task]):
@@ -410,8 +410,8 @@ def plot_accuracy_vs_memory(summary, path):
         ax.set_title(f'{task}: {name} vs training memory')
         ax.grid(alpha=0.3)
     fig.tight_layout()
-    for ax, texts in labels.items():
-        dodge_labels(ax, texts, yerrs[ax])
+    for ax, pairs in labelled.items():
+        dodge_labels(ax, pairs)
     fig.savefig(path, dpi=110)
     plt.close(fig)
 
