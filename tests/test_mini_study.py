@@ -5,6 +5,7 @@ summary and plots), then resumed without running anything again."""
 import hashlib
 import importlib.util
 import json
+import multiprocessing
 from pathlib import Path
 
 import numpy as np
@@ -20,7 +21,8 @@ from mmdet_e3va.analysis import mini_study_lr_sweep as lr_sweep
 from mmdet_e3va.analysis.mini_study import (CHECKPOINT, COMMITTED_PRETRAINED,
                                             METHODS, PRETRAIN, TASKS,
                                             at_study_width, learning_curve,
-                                            prepare_pretrained, replaced,
+                                            prepare_data, prepare_pretrained,
+                                            replaced,
                                             replaced_runs,
                                             study_checkpoint_sha1)
 from mmdet_e3va.datasets.study_scenes import (SCENES_VERSION, SOURCE_SCENES,
@@ -102,6 +104,42 @@ def test_target_scenes_differ_from_source_and_load_upstream(
                          if i != 255}
                 assert names <= set(TARGET_SCENES.classes +
                                     TARGET_SCENES.backgrounds)
+
+
+def _prepare_data_together(barrier, out, data, said):
+    barrier.wait()
+    prepare_data(out, data, said.put)
+
+
+def _file_digests(folder):
+    return {p.relative_to(folder): hashlib.sha1(p.read_bytes()).hexdigest()
+            for p in folder.rglob('*') if p.is_file()}
+
+
+def test_studies_started_together_write_the_scenes_once(tmp_path):
+    """Two studies starting at the same moment (two processes): one writes
+    the target scenes, the other waits for the lock and finds them stamped,
+    so the scenes equal those of a lone generation, file for file."""
+    data = dict(num_train=6, num_val=3, size=64, seed=0,
+                version=SCENES_VERSION['target'])
+    context = multiprocessing.get_context('fork')
+    barrier, said = context.Barrier(2), context.Queue()
+    out = tmp_path / 'data'
+    studies = [context.Process(target=_prepare_data_together,
+                               args=(barrier, str(out), data, said))
+               for _ in range(2)]
+    for study in studies:
+        study.start()
+    for study in studies:
+        study.join(timeout=120)
+        assert study.exitcode == 0
+    lines = [said.get(timeout=5) for _ in range(said.qsize())]
+    assert lines == [f'writing the target scenes {data} to {out}/']
+
+    generate_target(str(tmp_path / 'lone'), 6, 3, 64, 0)
+    written = _file_digests(out)
+    assert written.pop(Path('spec.json'))
+    assert written == _file_digests(tmp_path / 'lone')
 
 
 def test_quick_study_runs_then_resumes(tmp_path):

@@ -8,6 +8,7 @@ source pretraining with the scenes' version); a results JSON maps hashes to
 records, so a run whose hash is recorded is never repeated and changing any
 setting makes new runs.
 """
+import contextlib
 import fcntl
 import functools
 import hashlib
@@ -282,13 +283,21 @@ def load_records(path):
         return json.load(f)['records']
 
 
-def save_record(path, record):
-    """Add ``record`` to the results JSON: under a lock (studies of other
-    tasks or methods may run beside each other), written to a temporary
-    file, then renamed."""
+@contextlib.contextmanager
+def exclusive(path):
+    """Hold an exclusive lock on the file ``path.lock`` (its folder made if
+    missing): studies of other tasks or methods may run beside each other
+    and share the records, the target scenes and the pretrained Swin."""
     os.makedirs(osp.dirname(osp.abspath(path)), exist_ok=True)
     with open(path + '.lock', 'w') as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
+        yield
+
+
+def save_record(path, record):
+    """Add ``record`` to the results JSON: under a lock, written to a
+    temporary file, then renamed."""
+    with exclusive(path):
         records = load_records(path)
         records[record['hash']] = record
         tmp = path + '.tmp'
@@ -313,17 +322,20 @@ def _stamp(directory, spec):
 
 def prepare_data(out, data, log=print):
     """Write the target scenes (COCO, ADE20K, VOC) of ``data`` under
-    ``out`` unless the same spec is there already."""
+    ``out`` unless the same spec is there already; under a lock, so a study
+    started beside another waits for its scenes instead of rewriting them
+    while that one trains on them."""
     from mmdet_e3va.datasets.study_scenes import generate_target
-    if _stamped(out, data):
-        return
-    log(f'writing the target scenes {data} to {out}/')
-    for sub in ('coco', 'ade', 'VOCdevkit'):
-        shutil.rmtree(osp.join(out, sub), ignore_errors=True)
-    os.makedirs(out, exist_ok=True)
-    generate_target(out, data['num_train'], data['num_val'], data['size'],
-                    data['seed'])
-    _stamp(out, data)
+    with exclusive(osp.normpath(out)):
+        if _stamped(out, data):
+            return
+        log(f'writing the target scenes {data} to {out}/')
+        for sub in ('coco', 'ade', 'VOCdevkit'):
+            shutil.rmtree(osp.join(out, sub), ignore_errors=True)
+        os.makedirs(out, exist_ok=True)
+        generate_target(out, data['num_train'], data['num_val'],
+                        data['size'], data['seed'])
+        _stamp(out, data)
 
 
 def prepare_pretrained(root, pretrain, log=print,
@@ -331,30 +343,33 @@ def prepare_pretrained(root, pretrain, log=print,
     """Put the study Swin's pretrained checkpoint at ``root/CHECKPOINT``:
     the ``committed`` one when it was made with the same spec (replacing a
     cached copy with other bytes), else the cached one of that spec, else
-    pretrain it on the source scenes with ``tools/pretrain_tiny_swin.py``.
+    pretrain it on the source scenes with ``tools/pretrain_tiny_swin.py``;
+    under a lock, as ``prepare_data``.
     """
     out_dir = osp.join(root, 'data', 'pretrained')
-    target = osp.join(root, CHECKPOINT)
-    source = osp.join(committed, osp.basename(CHECKPOINT))
-    cached = _stamped(out_dir, pretrain) and osp.exists(target)
-    if _stamped(committed, pretrain):
-        if not cached or file_sha1(target) != file_sha1(source):
-            log(f'using the committed pretrained checkpoint {source}')
-            os.makedirs(out_dir, exist_ok=True)
-            shutil.copyfile(source, target)
-            _stamp(out_dir, pretrain)
-        return
-    if cached:
-        return
-    log(f'pretraining the study Swin on the source scenes {pretrain}')
-    os.makedirs(out_dir, exist_ok=True)
-    cmd = [sys.executable, osp.join(ROOT, 'tools/pretrain_tiny_swin.py'),
-           osp.join(ROOT, TASKS['seg']['config']), '--out', CHECKPOINT]
-    for key, value in pretrain.items():
-        if key != 'version':  # the scenes' version is the code's, no option
-            cmd += ['--' + key.replace('_', '-'), str(value)]
-    _run(cmd, root, osp.join(out_dir, 'pretrain.log'))
-    _stamp(out_dir, pretrain)
+    with exclusive(out_dir):
+        target = osp.join(root, CHECKPOINT)
+        source = osp.join(committed, osp.basename(CHECKPOINT))
+        cached = _stamped(out_dir, pretrain) and osp.exists(target)
+        if _stamped(committed, pretrain):
+            if not cached or file_sha1(target) != file_sha1(source):
+                log(f'using the committed pretrained checkpoint {source}')
+                os.makedirs(out_dir, exist_ok=True)
+                shutil.copyfile(source, target)
+                _stamp(out_dir, pretrain)
+            return
+        if cached:
+            return
+        log(f'pretraining the study Swin on the source scenes {pretrain}')
+        os.makedirs(out_dir, exist_ok=True)
+        cmd = [sys.executable, osp.join(ROOT, 'tools/pretrain_tiny_swin.py'),
+               osp.join(ROOT, TASKS['seg']['config']), '--out', CHECKPOINT]
+        # The scenes' version is the code's, no option.
+        for key, value in pretrain.items():
+            if key != 'version':
+                cmd += ['--' + key.replace('_', '-'), str(value)]
+        _run(cmd, root, osp.join(out_dir, 'pretrain.log'))
+        _stamp(out_dir, pretrain)
 
 
 def study_checkpoint_sha1(root, pretrain,
