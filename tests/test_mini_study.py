@@ -20,9 +20,10 @@ from mmdet_e3va.analysis import mini_study_calibration as calibration
 from mmdet_e3va.analysis import mini_study_lr_sweep as lr_sweep
 from mmdet_e3va.analysis.mini_study import (CHECKPOINT, COMMITTED_PRETRAINED,
                                             METHODS, PRETRAIN, TASKS,
-                                            at_study_width, learning_curve,
-                                            prepare_data, prepare_pretrained,
-                                            replaced, replaced_runs,
+                                            at_study_width, file_sha1,
+                                            learning_curve, prepare_data,
+                                            prepare_pretrained, replaced,
+                                            replaced_runs,
                                             study_checkpoint_sha1)
 from mmdet_e3va.datasets.study_scenes import (SCENES_VERSION, SOURCE_SCENES,
                                               TARGET_CLASSES, TARGET_SCENES,
@@ -111,7 +112,7 @@ def _prepare_data_together(barrier, out, data, said):
 
 
 def _file_digests(folder):
-    return {p.relative_to(folder): hashlib.sha1(p.read_bytes()).hexdigest()
+    return {p.relative_to(folder): file_sha1(p)
             for p in folder.rglob('*') if p.is_file()}
 
 
