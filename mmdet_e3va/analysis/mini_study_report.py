@@ -324,15 +324,20 @@ def widened(lo, hi, span=MIN_METRIC_SPAN):
     return middle - span / 2, middle + span / 2
 
 
-def dodge_labels(ax, labelled, marker_pts=3, max_steps=6):
-    """Shift the labels of ``labelled`` (``(annotation, yerr)`` pairs:
-    annotations placed with ``textcoords='offset points'``, the error bar's
-    half-length in data units) up or down by whole label heights (at most
-    ``max_steps`` each way, inside the axes) to the place that covers the
-    fewest other labels and markers (half-width ``marker_pts``), then the
-    fewest error bars, then the nearest. Labels are placed in order of
-    their point's height. Call after the axes' limits and layout are
-    final."""
+def dodge_labels(ax, labelled, marker_pts=3, max_steps=6, samples=24):
+    """Move the labels of ``labelled`` (``(annotation, yerr)`` pairs:
+    annotations placed with ``textcoords='offset points'`` right of their
+    point, the error bar's half-length in data units) up or down by whole
+    label heights (at most ``max_steps`` each way), right or left of their
+    point, to the place that, in this order: stays inside the axes (the
+    right edge aside), covers the fewest other labels and markers
+    (half-width ``marker_pts``), has the fewest other points nearer than
+    its own, whose line to its point crosses the fewest markers, labels and
+    error bars but its own (and the lines of labels placed before it: each
+    line checked at ``samples`` points), covers the fewest error bars, is
+    the nearest, is above rather than below, is on the right. Labels are placed in order of their point's height.
+    Call after the axes' limits and layout are final."""
+    import numpy as np
     from matplotlib.text import Text
     from matplotlib.transforms import Bbox
     renderer = ax.figure.canvas.get_renderer()
@@ -342,32 +347,62 @@ def dodge_labels(ax, labelled, marker_pts=3, max_steps=6):
         return Text.get_window_extent(label, renderer)
 
     r = marker_pts * ax.figure.dpi / 72
-    taken, bars = [], []
+    markers, bars = [], []
     for label, yerr in labelled:
         (x, lo), (_, y), (_, hi) = ax.transData.transform(
             [(label.xy[0], label.xy[1] + d) for d in (-yerr, 0, yerr)])
-        taken.append(Bbox.from_extents(x - r, y - r, x + r, y + r))
+        markers.append(Bbox.from_extents(x - r, y - r, x + r, y + r))
         bars.append(Bbox.from_extents(x - r, min(lo, hi), x + r,
                                       max(lo, hi)))
 
-    def cost(box, k):
-        outside = box.y0 < ax.bbox.y0 or box.y1 > ax.bbox.y1
-        return (outside, sum(box.overlaps(other) for other in taken),
+    def leader(own, box):
+        """Points of the line from the marker ``own`` to the centre of
+        ``box``, outside both."""
+        start = np.array([own.x0 + r, own.y0 + r])
+        end = np.array([(box.x0 + box.x1) / 2, (box.y0 + box.y1) / 2])
+        line = start + np.linspace(0, 1, samples)[:, None] * (end - start)
+        return [p for p in line
+                if not box.contains(*p) and not own.contains(*p)]
+
+    placed, lines = [], []  # boxes of the labels placed, their lines
+
+    def gap(box, marker):  # from the label to the marker's centre
+        cx, cy = marker.x0 + r, marker.y0 + r
+        return np.hypot(max(box.x0 - cx, 0, cx - box.x1),
+                        max(box.y0 - cy, 0, cy - box.y1))
+
+    def cost(i, box, k):
+        own, line = markers[i], leader(markers[i], box)
+        others = markers[:i] + markers[i + 1:]
+        obstacles = others + placed
+        outside = (box.y0 < ax.bbox.y0 or box.y1 > ax.bbox.y1
+                   or box.x0 < ax.bbox.x0)
+        nearer = sum(gap(box, m) < gap(box, own) for m in others)
+        return (outside,
+                sum(box.overlaps(other) for other in obstacles), nearer,
+                sum(any(o.contains(*p) for p in line)
+                    for o in obstacles + bars[:i] + bars[i + 1:])
+                + sum(any(box.contains(*p) for p in ln) for ln in lines),
                 sum(box.overlaps(bar) for bar in bars), abs(k), -k)
 
-    for label, _ in sorted(
-            labelled, key=lambda pair: ax.transData.transform(pair[0].xy)[1]):
+    for i in sorted(range(len(labelled)), key=lambda i: markers[i].y0):
+        label = labelled[i][0]
         x, y = label.xyann
         step = text_box(label).height * 72 / ax.figure.dpi
         best = None
-        for k in range(-max_steps, max_steps + 1):
-            label.xyann = (x, y + k * step)
-            box = text_box(label)
-            candidate = cost(box, k), k, box
-            if best is None or candidate[0] < best[0]:
-                best = candidate
-        label.xyann = (x, y + best[1] * step)
-        taken.append(best[2])
+        for side, align in ((1, 'left'), (-1, 'right')):
+            label.set_horizontalalignment(align)
+            for k in range(-max_steps, max_steps + 1):
+                label.xyann = (side * x, y + k * step)
+                box = text_box(label)
+                candidate = cost(i, box, k) + (side < 0,), (side, k), box
+                if best is None or candidate[0] < best[0]:
+                    best = candidate
+        (side, k), box = best[1:]
+        label.set_horizontalalignment('left' if side > 0 else 'right')
+        label.xyann = (side * x, y + k * step)
+        placed.append(box)
+        lines.append(leader(markers[i], box))
 
 
 def plot_accuracy_vs_memory(summary, path):
