@@ -247,6 +247,18 @@ def test_iters_below_one_is_rejected(value, capsys):
     assert '--iters' in error and 'at least 1' in error, error
 
 
+def plotted_labels(monkeypatch, summary, path):
+    """Draw ``plot_accuracy_vs_memory(summary, path)``; its point labels."""
+    labels = []
+    annotate = matplotlib.axes.Axes.annotate
+    monkeypatch.setattr(
+        matplotlib.axes.Axes, 'annotate',
+        lambda self, *a, **k: labels.append(annotate(self, *a, **k))
+        or labels[-1])
+    plot_accuracy_vs_memory(summary, path)
+    return labels
+
+
 def test_accuracy_plot_moves_overlapping_labels_apart(tmp_path, monkeypatch):
     """Methods at the same memory and metric (BitFit and LN-tune next to
     Frozen on det) get labels that overlap neither one another nor a
@@ -255,15 +267,9 @@ def test_accuracy_plot_moves_overlapping_labels_apart(tmp_path, monkeypatch):
                         for method in ('Frozen', 'BitFit', 'LNTune')),
                       record('seg', 'Full', 0, 300.0, 0.5))
     records['seg-Full-0']['metrics']['mIoU'] = 25.0
-    labels = []
-    annotate = matplotlib.axes.Axes.annotate
-    monkeypatch.setattr(
-        matplotlib.axes.Axes, 'annotate',
-        lambda self, *a, **k: labels.append(annotate(self, *a, **k))
-        or labels[-1])
-    plot_accuracy_vs_memory(
-        aggregate(records, ['Full', 'Frozen', 'BitFit', 'LNTune']),
-        tmp_path / 'accuracy.png')
+    methods = ['Full', 'Frozen', 'BitFit', 'LNTune']
+    labels = plotted_labels(monkeypatch, aggregate(records, methods),
+                            tmp_path / 'accuracy.png')
     assert len(labels) == 4 and (tmp_path / 'accuracy.png').exists()
     # the plot closed its figure: a fresh Agg canvas measures the labels
     renderer = FigureCanvasAgg(labels[0].figure).get_renderer()
@@ -301,13 +307,7 @@ def test_crowded_labels_sit_nearest_their_point_and_lines_miss_markers(
         r = record('seg', method, 0, float(memory), 0.5)
         r['metrics']['mIoU'] = metric
         records[r['hash']] = r
-    labels = []
-    annotate = matplotlib.axes.Axes.annotate
-    monkeypatch.setattr(
-        matplotlib.axes.Axes, 'annotate',
-        lambda self, *a, **k: labels.append(annotate(self, *a, **k))
-        or labels[-1])
-    plot_accuracy_vs_memory(aggregate(records, list(crowd)),
+    labels = plotted_labels(monkeypatch, aggregate(records, list(crowd)),
                             tmp_path / 'accuracy.png')
     ax = labels[0].axes
     renderer = FigureCanvasAgg(ax.figure).get_renderer()

@@ -335,8 +335,9 @@ def dodge_labels(ax, labelled, marker_pts=3, max_steps=6, samples=24):
     its own, whose line to its point crosses the fewest markers, labels and
     error bars but its own (and the lines of labels placed before it: each
     line checked at ``samples`` points), covers the fewest error bars, is
-    the nearest, is above rather than below, is on the right. Labels are placed in order of their point's height.
-    Call after the axes' limits and layout are final."""
+    the nearest, is above rather than below, is on the right. Labels are
+    placed in order of their point's height. Call after the axes' limits
+    and layout are final."""
     import numpy as np
     from matplotlib.text import Text
     from matplotlib.transforms import Bbox
