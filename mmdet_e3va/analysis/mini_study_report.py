@@ -378,7 +378,8 @@ def dodge_labels(ax, labelled, marker_pts=3, max_steps=6, samples=24):
         obstacles = others + placed
         outside = (box.y0 < ax.bbox.y0 or box.y1 > ax.bbox.y1
                    or box.x0 < ax.bbox.x0)
-        nearer = sum(gap(box, m) < gap(box, own) for m in others)
+        own_gap = gap(box, own)
+        nearer = sum(gap(box, m) < own_gap for m in others)
         return (outside,
                 sum(box.overlaps(other) for other in obstacles), nearer,
                 sum(any(o.contains(*p) for p in line)
