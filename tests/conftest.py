@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 import mmdet_e3va  # noqa: F401  (registers modules, safe checkpoint loading)
-from mmdet_e3va.datasets.synthetic_scenes import generate
+from tools.scenes.synthetic_scenes import generate
 
 ROOT = Path(__file__).resolve().parents[1]
 DET_DEMO = ROOT / 'configs/demo/cascade-mask-rcnn_swin-demo-e3va_fpn_300it_synthetic-coco.py'  # noqa: E501

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from conftest import DET_DEMO, SEG_DEMO, run_tool
-from mmdet_e3va.utils.log_progress import progress_line
+from tools.log_progress import progress_line
 
 SHORT = ('--cfg-options', 'train_cfg.max_iters=4', 'train_cfg.val_interval=4',
          'default_hooks.checkpoint.interval=2',

@@ -11,7 +11,7 @@ from mmdet.models.backbones import SwinTransformer
 from mmdet_e3va.models import TunedSwinTransformer
 from mmdet_e3va.models.adapters import DualLowRankConvAdapter
 from mmdet_e3va.models.backbones.tuned_swin import TUNING_PREFIX
-from mmdet_e3va.models.tuning import E3VA_PLUS_ABLATIONS
+from tools.study.e3va_plus_variants import E3VA_PLUS_ABLATIONS
 from mmdet_e3va.utils import parameter_report
 from test_e3va_backbone import (SWIN, TINY, _loss, _saved_bytes,
                                 check_gradients_reach_only_and_all_trainable)

@@ -3,9 +3,9 @@ at initialisation, and the frozen part independent of the adapters."""
 import pytest
 import torch
 
-from mmdet_e3va.analysis.highway_share import highway_share
+from tools.benchmark.highway_share import highway_share
 from mmdet_e3va.models import TunedSwinTransformer
-from mmdet_e3va.models.tuning import E3VA_PLUS_ABLATIONS
+from tools.study.e3va_plus_variants import E3VA_PLUS_ABLATIONS
 from test_e3va_backbone import TINY
 
 

@@ -16,16 +16,16 @@ from mmengine.config import Config
 from mmengine.registry import init_default_scope
 
 from conftest import ROOT, run_tool
-from mmdet_e3va.analysis import mini_study_calibration as calibration
-from mmdet_e3va.analysis import mini_study_lr_sweep as lr_sweep
-from mmdet_e3va.analysis.mini_study import (CHECKPOINT, COMMITTED_PRETRAINED,
+from tools.study import mini_study_calibration as calibration
+from tools.study import mini_study_lr_sweep as lr_sweep
+from tools.study.mini_study import (CHECKPOINT, COMMITTED_PRETRAINED,
                                             METHODS, PRETRAIN, TASKS,
                                             at_study_width, file_sha1,
                                             learning_curve, prepare_data,
                                             prepare_pretrained, replaced,
                                             replaced_runs,
                                             study_checkpoint_sha1)
-from mmdet_e3va.datasets.study_scenes import (SCENES_VERSION, SOURCE_SCENES,
+from tools.scenes.study_scenes import (SCENES_VERSION, SOURCE_SCENES,
                                               TARGET_CLASSES, TARGET_SCENES,
                                               generate_target)
 

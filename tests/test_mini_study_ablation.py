@@ -4,10 +4,10 @@ time as ratios to E3VA, nothing written without E3VAPlus runs."""
 import matplotlib.axes
 import pytest
 
-from mmdet_e3va.analysis.mini_study_ablation import (ablation_markdown,
+from tools.study.mini_study_ablation import (ablation_markdown,
                                                      ablation_rows,
                                                      plot_ablation)
-from mmdet_e3va.analysis.mini_study_report import aggregate
+from tools.study.mini_study_report import aggregate
 from test_mini_study_report import by_hash, record
 
 

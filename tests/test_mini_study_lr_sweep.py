@@ -4,9 +4,9 @@ selection on the selection split (not the test split) and the table's
 records at the selected multiplier."""
 import pytest
 
-from mmdet_e3va.analysis.mini_study import (QUICK, run_settings,
+from tools.study.mini_study import (QUICK, run_settings,
                                             selection_data, settings_hash)
-from mmdet_e3va.analysis.mini_study_lr_sweep import (candidates, describe,
+from tools.study.mini_study_lr_sweep import (candidates, describe,
                                                      needs_selection, plan,
                                                      sweep, table_records,
                                                      trained_part)

@@ -12,8 +12,8 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.text import Text
 
 from conftest import ROOT
-from mmdet_e3va.analysis.mini_study import TASKS
-from mmdet_e3va.analysis.mini_study_report import (aggregate, markdown,
+from tools.study.mini_study import TASKS
+from tools.study.mini_study_report import (aggregate, markdown,
                                                    plot_accuracy_vs_memory,
                                                    plot_memory_time,
                                                    selection_agreement)

@@ -18,7 +18,7 @@ PRETRAINED=data/pretrained/swin-demo_synthetic-pretrain.pth
 # run NAME LOG TOOL ARGS...: full log to LOG, progress lines to the terminal.
 run() {
   local name=$1 log=$2; shift 2
-  "$PY" "$@" 2>&1 | tee "$log" | "$PY" mmdet_e3va/utils/log_progress.py "[demo] $name" \
+  "$PY" "$@" 2>&1 | tee "$log" | "$PY" tools/log_progress.py "[demo] $name" \
     || { echo "[demo] $* failed; the end of $log:"; tail -40 "$log"; exit 1; }
 }
 

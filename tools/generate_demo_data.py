@@ -1,7 +1,11 @@
 """Write the synthetic demo data set (COCO, ADE20K and VOC formats)."""
 import argparse
 
-from mmdet_e3va.datasets.synthetic_scenes import generate
+import sys
+import os.path as osp
+# The repository root, for tools.*
+sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))  # noqa: E402
+from tools.scenes.synthetic_scenes import generate
 
 
 def main():

@@ -25,8 +25,13 @@ import torch.nn.functional as F
 from mmdet.models.backbones import SwinTransformer
 from mmengine.config import Config
 
-from mmdet_e3va.datasets.study_scenes import SOURCE_SCENES
-from mmdet_e3va.datasets.synthetic_scenes import DEMO_SCENES
+from mmdet_e3va.utils import int_at_least
+
+import sys
+# The repository root, for tools.*
+sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))  # noqa: E402
+from tools.scenes.study_scenes import SOURCE_SCENES
+from tools.scenes.synthetic_scenes import DEMO_SCENES
 
 SCENES = dict(demo=DEMO_SCENES, study_source=SOURCE_SCENES)
 
@@ -82,7 +87,7 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument('config')
     parser.add_argument('--out', help='checkpoint path')
-    parser.add_argument('--iters', type=int, default=300)
+    parser.add_argument('--iters', type=int_at_least(1), default=300)
     parser.add_argument('--batch-size', type=int, default=16)
     parser.add_argument('--size', type=int, default=128)
     parser.add_argument('--lr', type=float, default=1e-3)
@@ -116,8 +121,11 @@ def main():
                           num_labels)
     params = list(backbone.parameters()) + list(heads.parameters())
     optimizer = torch.optim.AdamW(params, lr=args.lr, weight_decay=0.05)
+    # OneCycleLR divides by its warm-up length, pct_start * iters - 1 steps:
+    # zero for 10% of 10 iterations, which therefore warm up for 15%.
     scheduler = torch.optim.lr_scheduler.OneCycleLR(
-        optimizer, args.lr, total_steps=args.iters, pct_start=0.1)
+        optimizer, args.lr, total_steps=args.iters,
+        pct_start=0.15 if args.iters == 10 else 0.1)
     start = time.time()
     for it in range(1, args.iters + 1):
         x, labels = make_batch(rng, args.batch_size, args.size, family)

@@ -52,7 +52,7 @@ else
   have mmcv && "$PY" -m pip uninstall -y -q mmcv
   if "$PY" -c 'import sys, torch; sys.exit(not torch.cuda.is_available())'; then
     NVCC="$(command -v nvcc || echo "${CUDA_HOME:-/usr/local/cuda}/bin/nvcc")"
-    [ -x "$NVCC" ] || { echo "[setup] ERROR: torch sees a GPU but nvcc (the CUDA toolkit) is not found: put it on PATH or set CUDA_HOME, or install a prebuilt mmcv wheel matching torch and CUDA into $VENV (see README, GPU machines)" >&2; exit 1; }
+    [ -x "$NVCC" ] || { echo "[setup] ERROR: torch sees a GPU but nvcc (the CUDA toolkit) is not found: put it on PATH or set CUDA_HOME, or install a prebuilt mmcv wheel matching torch and CUDA into $VENV (see docs/installation.md, GPU machines)" >&2; exit 1; }
     echo "[setup] building mmcv 2.1.0 with CUDA ops ($NVCC; FORCE_CUDA=1, not from pip's cache, which may hold a CPU-only build)"
     MMCV_WITH_OPS=1 FORCE_CUDA=1 MAX_JOBS="${MAX_JOBS:-$(nproc)}" "${PIP[@]}" --no-build-isolation --no-cache-dir mmcv==2.1.0
   else
@@ -62,11 +62,11 @@ else
   "$PY" "$OPS_CHECK"
 fi
 
-if have mmengine==0.10.7 mmdet==3.3.0 mmseg==1.2.2 ftfy regex pytest; then
+if have mmengine==0.10.7 mmdet==3.3.0 mmseg==1.2.2 ftfy regex safetensors pytest; then
   echo "[setup] mmengine/mmdet/mmseg present"
 else
   echo "[setup] installing mmengine, mmdet, mmsegmentation, test tools"
-  "${PIP[@]}" mmengine==0.10.7 mmdet==3.3.0 mmsegmentation==1.2.2 ftfy regex pytest \
+  "${PIP[@]}" mmengine==0.10.7 mmdet==3.3.0 mmsegmentation==1.2.2 ftfy regex safetensors pytest \
     'numpy<2' 'opencv-python<4.12' 'setuptools>=77,<81' mmcv==2.1.0
 fi
 

@@ -61,7 +61,7 @@ def main():
         cfg.test_evaluator['output_dir'] = args.out
         cfg.test_evaluator['keep_results'] = True
 
-    runner = build_runner(cfg, ('test_dataloader', ))
+    runner = build_runner(cfg)
     if args.out is not None and is_detection:
         from mmdet.evaluation import DumpDetResults
         if not args.out.endswith(('.pkl', '.pickle')):

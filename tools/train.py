@@ -37,8 +37,7 @@ def main():
         cfg.auto_scale_lr.enable = True
     if args.resume is not None:
         set_resume(cfg, args.resume)
-    runner = build_runner(cfg, ('train_dataloader', 'val_dataloader'),
-                          training=True)
+    runner = build_runner(cfg)
     runner.train()
 
 

@@ -1,11 +1,7 @@
 # LoRA UperNet, Swin-L (IN-22K pretrained), ADE20K 512x512, 160k iterations.
 # Paper: E3VA paper, Swin-L IN-22K: mIoU 50.34.
-# Assumes 8 GPUs x 2 images (16 in all). For N GPUs x M images pass --auto-scale-lr:
-# the lr is scaled by N*M/16 (auto_scale_lr.base_batch_size = 16).
-# The heads use SyncBN: non-distributed runs (one GPU, CPU) switch it to BN automatically
-# (mmengine), and so do CPU distributed runs (mmdet_e3va DeviceAwareDistributedDataParallel).
 # Budget (the E3VA paper's): rank 64 on the query and value parts of every fused qkv (loralib
 # MergedLinear, alpha 1): Swin-L backbone 4.62 M (paper 4.57 M).
-_base_ = './upernet_swin-l-p4-w7-e3va_8xb2-160k_ade20k-512x512.py'
+_base_ = './_base_/upernet_swin-l-p4-w7_8xb2-160k_ade20k-512x512.py'
 model = dict(backbone=dict(
-    tuning=dict(_delete_=True, type='LoRA', rank=64, alpha=1, targets=('q', 'v'))))
+    tuning=dict(type='LoRA', rank=64, alpha=1, targets=('q', 'v'))))

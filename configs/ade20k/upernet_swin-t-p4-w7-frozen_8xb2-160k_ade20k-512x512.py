@@ -1,8 +1,4 @@
 # frozen backbone UperNet, Swin-T (IN-1K pretrained), ADE20K 512x512, 160k iterations.
 # Paper: not reported for Swin-T (the E3VA paper reports ADE20K for Swin-L).
-# Assumes 8 GPUs x 2 images (16 in all). For N GPUs x M images pass --auto-scale-lr:
-# the lr is scaled by N*M/16 (auto_scale_lr.base_batch_size = 16).
-# The heads use SyncBN: non-distributed runs (one GPU, CPU) switch it to BN automatically
-# (mmengine), and so do CPU distributed runs (mmdet_e3va DeviceAwareDistributedDataParallel).
-_base_ = './upernet_swin-t-p4-w7-e3va_8xb2-160k_ade20k-512x512.py'
-model = dict(backbone=dict(tuning=dict(_delete_=True, type='Frozen')))
+_base_ = './_base_/upernet_swin-t-p4-w7_8xb2-160k_ade20k-512x512.py'
+model = dict(backbone=dict(tuning=dict(type='Frozen')))

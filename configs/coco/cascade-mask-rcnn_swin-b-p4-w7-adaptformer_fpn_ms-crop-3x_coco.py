@@ -1,9 +1,7 @@
 # AdaptFormer Cascade Mask R-CNN + FPN, Swin-B (IN-22K pretrained), COCO, 3x ms-crop, AdamW, fp16.
 # Paper: E3VA paper, Swin-B IN-22K: box/mask AP 51.4/44.5, 13,186 MB training memory per GPU.
-# Assumes 8 GPUs x 2 images (16 in all). For N GPUs x M images pass --auto-scale-lr:
-# the lr is scaled by N*M/16 (auto_scale_lr.base_batch_size = 16).
 # Budget (the E3VA paper's): two scaled parallel adapters (d=64, s=0.1) per block, beside the
 # attention and the MLP: Swin-B backbone 3.11 M.
-_base_ = './cascade-mask-rcnn_swin-b-p4-w7-e3va_fpn_ms-crop-3x_coco.py'
+_base_ = './_base_/cascade-mask-rcnn_swin-b-p4-w7_fpn_ms-crop-3x_coco.py'
 model = dict(backbone=dict(
-    tuning=dict(_delete_=True, type='AdaptFormer', branches=('attn', 'mlp'))))
+    tuning=dict(type='AdaptFormer', branches=('attn', 'mlp'))))

@@ -4,8 +4,10 @@
 # The paper setting is configs/coco/cascade-mask-rcnn_swin-b-p4-w7-e3va_fpn_ms-crop-3x_coco.py;
 # this file shrinks widths, images and the schedule, and keeps mmdet's default 2fc box heads
 # (the paper configs use the Swin recipe's 4conv1fc GIoU heads with SyncBN).
-_base_ = 'mmdet::cascade_rcnn/cascade-mask-rcnn_r50_fpn_1x_coco.py'
-custom_imports = dict(imports=['mmdet_e3va'], allow_failed_imports=False)
+_base_ = [
+    'mmdet::cascade_rcnn/cascade-mask-rcnn_r50_fpn_1x_coco.py',
+    '../_base_/tuned_swin_runtime.py'
+]
 
 pretrained = 'data/pretrained/swin-demo_synthetic-pretrain.pth'
 classes = ('ball', 'box', 'tent')
@@ -100,10 +102,8 @@ param_scheduler = [
 ]
 default_hooks = dict(
     logger=dict(interval=20),
-    checkpoint=dict(by_epoch=False, interval=100, max_keep_ckpts=2))
+    checkpoint=dict(
+        type='CrashSafeCheckpointHook', by_epoch=False, interval=100,
+        max_keep_ckpts=2))
 log_processor = dict(by_epoch=False)
-custom_hooks = [
-    dict(type='TrainableParamsHook'),
-    dict(type='EfficiencyHook'),
-    dict(type='AdapterCheckpointHook'),
-]
+custom_hooks = _base_.custom_hooks + [dict(type='AdapterCheckpointHook')]

@@ -3,9 +3,10 @@
 # with the tiny Swin pretrained by `tools/pretrain_tiny_swin.py`.
 # The paper setting is configs/ade20k/upernet_swin-l-p4-w7-e3va_8xb2-160k_ade20k-512x512.py;
 # this file shrinks widths, crops and the schedule.
-_base_ = ('mmseg::swin/swin-tiny-patch4-window7-in1k-pre_upernet_'
-          '8xb2-160k_ade20k-512x512.py')
-custom_imports = dict(imports=['mmdet_e3va'], allow_failed_imports=False)
+_base_ = [
+    'mmseg::swin/swin-tiny-patch4-window7-in1k-pre_upernet_8xb2-160k_ade20k-512x512.py',
+    '../_base_/tuned_swin_runtime.py'
+]
 
 pretrained = 'data/pretrained/swin-demo_synthetic-pretrain.pth'
 crop_size = (128, 128)
@@ -45,7 +46,8 @@ val_dataloader = dict(num_workers=1, dataset=dict(pipeline=test_pipeline))
 test_dataloader = val_dataloader
 
 train_cfg = dict(max_iters=max_iters, val_interval=max_iters)
-optim_wrapper = dict(constructor='TrainableOptimWrapperConstructor', optimizer=dict(lr=2e-3))
+optim_wrapper = dict(
+    constructor='TrainableOptimWrapperConstructor', optimizer=dict(lr=2e-3))
 param_scheduler = [
     dict(type='LinearLR', start_factor=0.01, by_epoch=False, begin=0,
          end=20),
@@ -54,9 +56,7 @@ param_scheduler = [
 ]
 default_hooks = dict(
     logger=dict(interval=20),
-    checkpoint=dict(by_epoch=False, interval=100, max_keep_ckpts=2))
-custom_hooks = [
-    dict(type='TrainableParamsHook'),
-    dict(type='EfficiencyHook'),
-    dict(type='AdapterCheckpointHook'),
-]
+    checkpoint=dict(
+        type='CrashSafeCheckpointHook', by_epoch=False, interval=100,
+        max_keep_ckpts=2))
+custom_hooks = _base_.custom_hooks + [dict(type='AdapterCheckpointHook')]

@@ -21,26 +21,10 @@ model = dict(
         drop_path_rate=0.0,  # as the seg study config says why
         init_cfg=dict(type='Pretrained', checkpoint=pretrained)),
     roi_head=dict(
-        # A list replaces the demo's: the three stages again, with 4 classes.
+        # The demo's three stages with 4 classes (a list replaces a list).
         bbox_head=[
-            dict(
-                type='Shared2FCBBoxHead',
-                in_channels=64,
-                fc_out_channels=256,
-                roi_feat_size=7,
-                num_classes=len(classes),
-                bbox_coder=dict(
-                    type='DeltaXYWHBBoxCoder',
-                    target_means=[0., 0., 0., 0.],
-                    target_stds=stds),
-                reg_class_agnostic=True,
-                loss_cls=dict(
-                    type='CrossEntropyLoss', use_sigmoid=False,
-                    loss_weight=1.0),
-                loss_bbox=dict(type='SmoothL1Loss', beta=1.0,
-                               loss_weight=1.0))
-            for stds in ([0.1, 0.1, 0.2, 0.2], [0.05, 0.05, 0.1, 0.1],
-                         [0.033, 0.033, 0.067, 0.067])
+            dict(head, num_classes=len(classes))
+            for head in _base_.model.roi_head.bbox_head
         ],
         mask_head=dict(num_classes=len(classes))))
 

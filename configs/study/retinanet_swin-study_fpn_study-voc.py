@@ -7,8 +7,10 @@
 # sets seed, schedule and lr per run; this file holds the defaults. Paths are
 # relative to the study root (work_dirs/mini_study/, where the tool writes
 # data/ and runs/).
-_base_ = 'mmdet::pascal_voc/retinanet_r50_fpn_1x_voc0712.py'
-custom_imports = dict(imports=['mmdet_e3va'], allow_failed_imports=False)
+_base_ = [
+    'mmdet::pascal_voc/retinanet_r50_fpn_1x_voc0712.py',
+    '../_base_/tuned_swin_runtime.py'
+]
 
 pretrained = 'data/pretrained/swin-study_source-classification.pth'
 data_root = 'data/VOCdevkit/'
@@ -107,10 +109,8 @@ param_scheduler = [
 ]
 default_hooks = dict(
     logger=dict(interval=10),
-    checkpoint=dict(by_epoch=False, interval=max_iters, max_keep_ckpts=1))
+    checkpoint=dict(
+        type='CrashSafeCheckpointHook', by_epoch=False, interval=max_iters,
+        max_keep_ckpts=1))
 log_processor = dict(by_epoch=False)
-custom_hooks = [
-    dict(type='TrainableParamsHook'),
-    dict(type='EfficiencyHook'),
-    dict(type='AdapterCheckpointHook'),
-]
+custom_hooks = _base_.custom_hooks + [dict(type='AdapterCheckpointHook')]

@@ -1,9 +1,7 @@
 # E3VA+ RetinaNet + FPN, Swin-L (IN-22K pretrained), Pascal VOC07+12 -> VOC2007 test.
 # Beyond the paper: E3VA plus adapter depthwise convs, per-stage rank and a highway adapter per
-# stage (README "E3VA+"); the E3VA paper reports E3VA at AP 86.5, 4,819 MB.
-# Assumes 8 GPUs x 2 images (16 in all). For N GPUs x M images pass --auto-scale-lr:
-# the lr is scaled by N*M/16 (auto_scale_lr.base_batch_size = 16).
-_base_ = './retinanet_swin-l-p4-w7-e3va_fpn_1x_voc0712.py'
-model = dict(backbone=dict(tuning=dict(
-    _delete_=True, type='E3VAPlus', rank=(20, 20, 20, 40), dwconv=True, gate=False,
-    tap_input=False, highway_mix=True)))
+# stage (docs/tuning_methods.md); the E3VA paper reports E3VA at AP 86.5, 4,819 MB.
+_base_ = './_base_/retinanet_swin-l-p4-w7_fpn_1x_voc0712.py'
+model = dict(backbone=dict(
+    tuning=dict(type='E3VAPlus', rank=(20, 20, 20, 40), dwconv=True,
+                gate=False, tap_input=False, highway_mix=True)))

@@ -1,6 +1,4 @@
 # full fine-tuning RetinaNet + FPN, Swin-L (IN-22K pretrained), Pascal VOC07+12 -> VOC2007 test.
 # Paper: E3VA paper, Swin-L IN-22K: AP 83.5, 15,679 MB training memory per GPU.
-# Assumes 8 GPUs x 2 images (16 in all). For N GPUs x M images pass --auto-scale-lr:
-# the lr is scaled by N*M/16 (auto_scale_lr.base_batch_size = 16).
-_base_ = './retinanet_swin-l-p4-w7-e3va_fpn_1x_voc0712.py'
-model = dict(backbone=dict(tuning=dict(_delete_=True, type='Full')))
+_base_ = './_base_/retinanet_swin-l-p4-w7_fpn_1x_voc0712.py'
+model = dict(backbone=dict(tuning=dict(type='Full')))

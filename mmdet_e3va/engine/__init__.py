@@ -1,3 +1,4 @@
+from .checked_runner import CheckedRunner
 from .cpu_distributed import (DeviceAwareDistributedDataParallel,
                               setup_cpu_distributed)
 from .dataset_paths import check_dataset_paths
@@ -6,7 +7,8 @@ from .hooks import AdapterCheckpointHook, EfficiencyHook, TrainableParamsHook
 from .optimizers import TrainableOptimWrapperConstructor
 
 __all__ = [
-    'DeviceAwareDistributedDataParallel', 'setup_cpu_distributed',
+    'CheckedRunner', 'DeviceAwareDistributedDataParallel',
+    'setup_cpu_distributed',
     'check_dataset_paths', 'add_launch_args', 'build_runner',
     'load_launch_config',
     'AdapterCheckpointHook', 'EfficiencyHook', 'TrainableParamsHook',

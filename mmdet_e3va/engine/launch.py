@@ -1,17 +1,17 @@
 """What tools/train.py and tools/test.py share: common arguments, the config
-from the command line, the resume checkpoint, and the runner."""
+from the command line, the resume checkpoint, and the runner. Checks and
+hooks come from the config (``runner_type='CheckedRunner'``,
+``custom_hooks``), as with MMDetection's and MMSegmentation's own tools."""
 import os
 import os.path as osp
 
 from mmengine.config import Config, DictAction
 from mmengine.registry import RUNNERS
-from mmengine.runner import Runner, find_latest_checkpoint
+from mmengine.runner import Runner
 from mmengine.runner.checkpoint import CheckpointLoader
 
 from .checkpoint_paths import check_checkpoint_paths
-from .cpu_distributed import setup_cpu_distributed
-from .dataset_paths import check_dataset_paths
-from .hooks import CheckpointMatchHook, RandomStateHook
+from .crash_safe_checkpoint import find_resume_checkpoint, hook_layout
 
 
 def add_launch_args(parser):
@@ -44,13 +44,19 @@ def load_launch_config(args):
 
 
 def set_resume(cfg, resume):
-    """``--resume``: ``'auto'`` (the latest checkpoint of the work dir, if
-    any) or a checkpoint path becomes ``cfg.load_from`` with
-    ``cfg.resume=True``. Without ``randomness.seed`` in the config the run
-    takes the checkpoint's seed (mmengine builds the data sampler and
-    workers with the seed before it reads the checkpoint)."""
-    path = (find_latest_checkpoint(cfg.work_dir) if resume == 'auto' else
-            resume)
+    """``--resume``: ``'auto'`` (the newest intact checkpoint of the work
+    dir, if any: :func:`.crash_safe_checkpoint.find_resume_checkpoint`) or
+    a checkpoint path becomes ``cfg.load_from`` with ``cfg.resume=True``.
+    Without ``randomness.seed`` in the config the run takes the
+    checkpoint's seed (mmengine builds the data sampler and workers with
+    the seed before it reads the checkpoint)."""
+    if resume == 'auto':
+        path = find_resume_checkpoint(cfg.work_dir, *hook_layout(cfg))
+    elif '://' not in resume and not osp.isfile(osp.expanduser(resume)):
+        raise FileNotFoundError(f'--resume: checkpoint {resume} does not '
+                                'exist')
+    else:
+        path = resume
     cfg.resume, cfg.load_from = path is not None, path
     if path is not None and cfg.get('randomness', {}).get('seed') is None:
         check_checkpoint_paths(cfg)
@@ -59,19 +65,9 @@ def set_resume(cfg, resume):
         cfg.randomness = dict(cfg.get('randomness', {}), seed=seed)
 
 
-def build_runner(cfg, loaders, training=False):
-    """Check the data paths of ``loaders`` and the checkpoint paths, set up
-    CPU distributed training when needed, and build the (custom or default)
-    runner, with a :class:`CheckpointMatchHook` (an upstream ``load_from``
-    may lack the tuning modules when ``training``) and, when ``training``,
-    a :class:`RandomStateHook`."""
-    check_dataset_paths(cfg, loaders)
-    check_checkpoint_paths(cfg)
-    setup_cpu_distributed(cfg, cfg.launcher)
-    runner = (RUNNERS.build(cfg) if 'runner_type' in cfg else
-              Runner.from_cfg(cfg))
-    runner.register_hook(CheckpointMatchHook(allow_fresh_tuning=training))
-    if training and not any(
-            isinstance(hook, RandomStateHook) for hook in runner.hooks):
-        runner.register_hook(RandomStateHook())
-    return runner
+def build_runner(cfg):
+    """The config's runner: ``runner_type`` (the project's configs name
+    :class:`CheckedRunner`) or mmengine's ``Runner``, as upstream's tools
+    build it."""
+    return (RUNNERS.build(cfg) if 'runner_type' in cfg else
+            Runner.from_cfg(cfg))

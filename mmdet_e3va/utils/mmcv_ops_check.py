@@ -86,9 +86,9 @@ def check_mmcv_ops(mmcv_version, ops_error, ops_cuda_version, torch_version,
     if nvidia_gpu_present and torch_cuda_version is None:
         return [f'torch {torch_version} is a CPU build but this machine has '
                 'an NVIDIA GPU: everything runs on the CPU. For the GPU, '
-                'install a CUDA build of torch in the environment (see the '
-                'README, "GPU machines") and run bash tools/setup_env.sh '
-                'again.']
+                'install a CUDA build of torch in the environment (see '
+                'docs/installation.md, "GPU machines") and run bash '
+                'tools/setup_env.sh again.']
     return []
 
 

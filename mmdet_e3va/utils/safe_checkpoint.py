@@ -22,6 +22,7 @@ would need ``getattr`` allowlisted (unsafe: it reaches any attribute). They
 are class-level and restored by ``__setstate__`` anyway, so they are left out
 of the pickled state; checkpoints written before that stay refused.
 """
+import hashlib
 import io
 import os
 import os.path as osp
@@ -40,6 +41,8 @@ from mmengine.runner.checkpoint import CheckpointLoader
 
 from .checkpoint_integrity import (CorruptCheckpointError,
                                    verify_checkpoint_integrity)
+from .safetensors_checkpoint import (SAFETENSORS_SUFFIX,
+                                     load_safetensors_checkpoint)
 
 
 class UnsafeCheckpointError(pickle.UnpicklingError):
@@ -73,13 +76,16 @@ def _history_buffer_state(self):
 
 def safe_torch_load(file, name, map_location=None):
     """Verify and load ``file`` (a path or binary file object) with
-    ``weights_only=True``; errors name ``name``.
+    ``weights_only=True``; errors name ``name``. A ``.safetensors`` path
+    is read by safetensors instead (no pickle at all).
 
     Raises:
         UnsafeCheckpointError: a pickled object outside the allowlist (the
             message names it, e.g. ``posix.system``).
         CorruptCheckpointError: a damaged or truncated file.
     """
+    if isinstance(file, str) and file.endswith(SAFETENSORS_SUFFIX):
+        return load_safetensors_checkpoint(file, name)
     verify_checkpoint_integrity(file, name)
     try:
         return torch.load(file, map_location=map_location, weights_only=True)
@@ -110,14 +116,40 @@ def load_from_local(filename, map_location=None):
     return safe_torch_load(filename, filename, map_location)
 
 
+def check_hash_prefix(path, name):
+    """torch.hub's ``check_hash=True``: when the file name carries a sha256
+    prefix (torch.hub's ``name-<prefix>.ext``), the file's sha256 must start
+    with it; else raise :class:`CorruptCheckpointError` naming ``name``."""
+    found = torch.hub.HASH_REGEX.search(osp.basename(path))
+    if found is None:
+        return
+    sha256 = hashlib.sha256()
+    with open(path, 'rb') as f:
+        for chunk in iter(lambda: f.read(1 << 20), b''):
+            sha256.update(chunk)
+    prefix, digest = found.group(1), sha256.hexdigest()
+    if not digest.startswith(prefix):
+        raise CorruptCheckpointError(
+            f'Checkpoint {name} fails its hash check: its name carries the '
+            f'sha256 prefix {prefix}, its content hashes to {digest}')
+
+
 def download_checkpoint(url):
     """Download ``url`` into torch.hub's checkpoint cache, once; return
-    the cached file."""
+    the cached file, checked with :func:`check_hash_prefix` (before it
+    enters the cache when downloaded now)."""
     model_dir = osp.join(torch.hub.get_dir(), 'checkpoints')
     os.makedirs(model_dir, exist_ok=True)
     cached = osp.join(model_dir, osp.basename(urlparse(url).path))
-    if not osp.exists(cached):
-        torch.hub.download_url_to_file(url, cached, progress=False)
+    if osp.exists(cached):
+        check_hash_prefix(cached, f'{cached} (cached download of {url}; '
+                          'delete it to download it again)')
+        return cached
+    with TemporaryDirectory(dir=model_dir) as tmp_dir:
+        download = osp.join(tmp_dir, osp.basename(cached))
+        torch.hub.download_url_to_file(url, download, progress=False)
+        check_hash_prefix(download, f'{url} (downloaded)')
+        os.replace(download, cached)
     return cached
 
 

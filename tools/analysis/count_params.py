@@ -16,8 +16,12 @@ from pathlib import Path
 
 from mmengine.config import DictAction
 
-from mmdet_e3va.analysis import build_model, load_config
-from mmdet_e3va.analysis.model_configs import tuning_spec
+import sys
+import os.path as osp
+# The repository root, for tools.*
+sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))  # noqa: E402
+from tools.benchmark import build_model, load_config
+from tools.benchmark.model_configs import tuning_spec
 from mmdet_e3va.utils import format_report, parameter_report
 
 

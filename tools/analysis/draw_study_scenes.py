@@ -16,7 +16,10 @@ matplotlib.use('Agg')
 import matplotlib.pyplot as plt  # noqa: E402
 from matplotlib.patches import Patch  # noqa: E402
 
-from mmdet_e3va.datasets.study_scenes import (SCENES_VERSION,  # noqa: E402
+import sys
+# The repository root, for tools.*
+sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))  # noqa: E402
+from tools.scenes.study_scenes import (SCENES_VERSION,  # noqa: E402
                                               SOURCE_SCENES, TARGET_SCENES)
 from mmdet_e3va.utils import int_at_least  # noqa: E402
 

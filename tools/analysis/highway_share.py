@@ -17,8 +17,11 @@ import os.path as osp
 
 from mmengine.runner import Runner, find_latest_checkpoint
 
-from mmdet_e3va.analysis.highway_share import highway_share
-from mmdet_e3va.analysis.model_configs import build_model, load_config
+import sys
+# The repository root, for tools.*
+sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))  # noqa: E402
+from tools.benchmark.highway_share import highway_share
+from tools.benchmark.model_configs import build_model, load_config
 from mmdet_e3va.utils import int_at_least
 from mmdet_e3va.utils.safe_checkpoint import safe_torch_load
 

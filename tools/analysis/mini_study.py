@@ -6,7 +6,7 @@ source scenes and fine-tuned on different target scenes.
 Each run goes through the real ``tools/train.py`` and ``tools/test.py``.
 Every method that trains part of the backbone first runs seed 0 at two lr
 multipliers, selected on a held-out split; its other seeds run at the
-selected one (``mmdet_e3va.analysis.mini_study_lr_sweep``).
+selected one (``tools.study.mini_study_lr_sweep``).
 Resumable: each finished run is appended to the results JSON (keyed by a
 hash of its settings), recorded runs are skipped, and an interrupted run
 restarts from scratch. A record counts only for the pretrained checkpoint it
@@ -27,7 +27,9 @@ import sys
 import tempfile
 import time
 
-from mmdet_e3va.analysis.mini_study import (DATA, METHODS, PAPER_METHODS,
+# The repository root, for tools.*
+sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))  # noqa: E402
+from tools.study.mini_study import (DATA, METHODS, PAPER_METHODS,
                                             NOMINAL_S_PER_ITER, PRETRAIN,
                                             PROTOCOL, QUICK, ROOT, TASKS,
                                             load_records, of_checkpoint,
@@ -38,11 +40,11 @@ from mmdet_e3va.analysis.mini_study import (DATA, METHODS, PAPER_METHODS,
                                             settings_hash,
                                             study_checkpoint_sha1,
                                             task_settings_line)
-from mmdet_e3va.analysis import mini_study_calibration as calibration
-from mmdet_e3va.analysis import mini_study_lr_sweep as lr_sweep
-from mmdet_e3va.analysis.mini_study_ablation import (ablation_markdown,
+from tools.study import mini_study_calibration as calibration
+from tools.study import mini_study_lr_sweep as lr_sweep
+from tools.study.mini_study_ablation import (ablation_markdown,
                                                      plot_ablation)
-from mmdet_e3va.analysis.mini_study_report import (aggregate, markdown,
+from tools.study.mini_study_report import (aggregate, markdown,
                                                    plot_accuracy_vs_memory,
                                                    plot_memory_time,
                                                    write_summary)

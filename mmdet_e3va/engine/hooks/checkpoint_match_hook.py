@@ -4,6 +4,7 @@ import re
 
 from mmengine.hooks import Hook
 from mmengine.model import BaseTTAModel
+from mmengine.runner import BaseLoop
 
 from ...models.backbones.tuned_swin import TUNING_PREFIX, TunedSwinTransformer
 from ...registry import register_hook
@@ -69,21 +70,21 @@ def check_checkpoint_matches(model, state_dict, filename,
 @register_hook
 class CheckpointMatchHook(Hook):
     """Checks every checkpoint the runner loads (``load_from``, resume,
-    ``tools/test.py``) with :func:`check_checkpoint_matches` before it
-    reaches the model. ``tools/train.py`` and ``tools/test.py`` register it,
-    with ``allow_fresh_tuning=True`` for a ``load_from`` that starts a
-    training run."""
+    testing) with :func:`check_checkpoint_matches` before it reaches the
+    model. A ``load_from`` that starts a training run may lack the tuning
+    modules (an upstream detector or segmentor checkpoint); a resumed or
+    tested checkpoint may not. The project's configs declare it in
+    ``custom_hooks``."""
 
     priority = 'VERY_HIGH'
-
-    def __init__(self, allow_fresh_tuning=False):
-        self.allow_fresh_tuning = allow_fresh_tuning
 
     def after_load_checkpoint(self, runner, checkpoint):
         model = unwrap_model(runner.model)
         if isinstance(model, BaseTTAModel):
             model = model.module
         filename = runner._load_from or 'the latest checkpoint'
+        # Runner.train() builds its loop before it loads; test() does not.
+        training = isinstance(runner._train_loop, BaseLoop)
         check_checkpoint_matches(
             model, checkpoint.get('state_dict', checkpoint), filename,
-            allow_fresh_tuning=self.allow_fresh_tuning and not runner._resume)
+            allow_fresh_tuning=training and not runner._resume)

@@ -57,7 +57,7 @@ class RandomStateHook(Hook):
     (``checkpoint['random_states']``) and restores them on resume: at the
     iteration the run stopped (after the replayed batches of an
     iteration-based loop), or at the start of an epoch-based loop's next
-    epoch. ``tools/train.py`` registers it."""
+    epoch. The project's configs declare it in ``custom_hooks``."""
 
     priority = 'VERY_LOW'
 

@@ -2,7 +2,7 @@ from .base import BaseTuning
 from .block_adapters import (AdaptFormerTuning, HoulsbyAdapterTuning,
                              LoRandTuning, MonaTuning)
 from .e3va import E3VATuning
-from .e3va_plus import E3VA_PLUS_ABLATIONS, E3VAPlusTuning
+from .e3va_plus import E3VAPlusTuning
 from .lora import LoRATuning
 from .parameter_selection import (BitFit, FrozenBackbone, FullFineTuning,
                                   FullFineTuningExcept, LayerNormTuning,
@@ -10,7 +10,7 @@ from .parameter_selection import (BitFit, FrozenBackbone, FullFineTuning,
 
 __all__ = [
     'BaseTuning', 'AdaptFormerTuning', 'HoulsbyAdapterTuning', 'LoRandTuning',
-    'MonaTuning', 'E3VATuning', 'E3VAPlusTuning', 'E3VA_PLUS_ABLATIONS',
+    'MonaTuning', 'E3VATuning', 'E3VAPlusTuning',
     'LoRATuning', 'BitFit', 'FrozenBackbone',
     'FullFineTuning', 'FullFineTuningExcept', 'LayerNormTuning',
     'PartialTuning'

@@ -1,16 +1,18 @@
 """Adapter methods that insert trainable modules into every Swin block and
 back-propagate through the frozen blocks."""
+import torch.utils.checkpoint as cp
 from mmengine.model import ModuleDict, ModuleList
 
 from ...registry import TUNINGS
 from ..adapters import BottleneckAdapter, LoRandAdapter, MonaAdapter
-from .base import BaseTuning, branch_forward, swin_forward
+from .base import BaseTuning, branch_forward
 
 
 class BlockAdapterTuning(BaseTuning):
     """Builds ``adapters[stage][block]``, a ``ModuleDict`` from
-    :meth:`build_block_adapters` for every block, and runs the Swin with
-    :meth:`block_forward`."""
+    :meth:`build_block_adapters` for every block, and runs every block as
+    :meth:`block_forward` (checkpointed when the block was built
+    ``with_cp``, as upstream ``SwinBlock`` does)."""
 
     def attach(self, swin):
         self.adapters = ModuleList(
@@ -28,8 +30,11 @@ class BlockAdapterTuning(BaseTuning):
                 for adapter in adapters.values():
                     adapter.init_weights()
 
-    def forward_swin(self, swin, x):
-        return swin_forward(swin, x, self.block_forward)
+    def run_block(self, block, x, hw_shape, stage, index):
+        if block.with_cp and x.requires_grad:
+            return cp.checkpoint(self.block_forward, block, x, hw_shape,
+                                 stage, index, use_reentrant=False)
+        return self.block_forward(block, x, hw_shape, stage, index)
 
     def block_forward(self, block, x, hw_shape, stage, index):
         raise NotImplementedError
@@ -171,7 +176,7 @@ class MonaTuning(BlockAdapterTuning):
 
     def block_forward(self, block, x, hw_shape, stage, index):
         adapters = self.adapters[stage][index]
-        x = adapters['attn'](x + block.attn(block.norm1(x), hw_shape),
-                             hw_shape)
-        mlp = block.ffn(block.norm2(x), identity=0)
-        return adapters['mlp'](x + mlp, hw_shape)
+        return branch_forward(
+            block, x, hw_shape,
+            attn_residual_fn=lambda y: adapters['attn'](y, hw_shape),
+            mlp_residual_fn=lambda y: adapters['mlp'](y, hw_shape))

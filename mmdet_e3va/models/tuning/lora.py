@@ -20,7 +20,9 @@ class LoRATuning(BaseTuning):
     of every block's window attention, through forward hooks, so the Swin's
     keys stay upstream's. ``A`` (``rank x in``) is Kaiming-uniform, ``B``
     (``out x rank``) zero. :meth:`merge` folds the update into the frozen
-    weights for inference.
+    weights for inference and records it in the ``tuning.merged`` buffer
+    (a bool, in the state dict once merged), so a merged model saved and
+    loaded into a fresh one adds the update once.
 
     Targets: ``'qkv'`` (one update of the whole fused ``C -> 3C`` linear),
     ``'q'``, ``'k'``, ``'v'`` (one update per part of the fused linear, its
@@ -34,8 +36,9 @@ class LoRATuning(BaseTuning):
     'v'))`` (``alpha=1`` is loralib's default, as in the authors' code):
     Swin-B 3.08 M, Swin-L 4.62 M; the paper configs use it.
 
-    State-dict keys: ``tuning.lora_down.<site>.weight`` and
-    ``tuning.lora_up.<site>.weight``, ``<site>`` like ``s2_b5_q``.
+    State-dict keys: ``tuning.lora_down.<site>.weight``,
+    ``tuning.lora_up.<site>.weight`` (``<site>`` like ``s2_b5_q``) and,
+    once merged, ``tuning.merged``.
 
     Args:
         rank (int): Rank of every update. Defaults to 8.
@@ -61,7 +64,12 @@ class LoRATuning(BaseTuning):
         self.rank = rank
         self.scaling = alpha / rank
         self.targets = targets
-        self.merged = False
+        # In the state dict only once merged, so that checkpoints of unmerged
+        # models keep the keys they always had.
+        self.register_buffer('merged', torch.tensor(False), persistent=False)
+        # ``merged`` as a Python bool: the forward hooks read it without a
+        # device sync.
+        self._merged = False
 
     def _sites(self):
         """``{linear_name: [(target, part), ...]}``: ``part`` is the index of
@@ -104,8 +112,18 @@ class LoRATuning(BaseTuning):
     def _update(self, site, x):
         return self.scaling * self.lora_up[site](self.lora_down[site](x))
 
+    def _record_merged(self):
+        """``tuning.merged`` joins the state dict."""
+        self._non_persistent_buffers_set.discard('merged')
+
+    def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
+        if prefix + 'merged' in state_dict:
+            self._record_merged()
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
+        self._merged = bool(self.merged)
+
     def _add_updates(self, updates, linear, inputs, output):
-        if self.merged:
+        if self._merged:
             return output
         x = inputs[0]
         if updates[0][1] is None:  # a whole linear
@@ -123,7 +141,14 @@ class LoRATuning(BaseTuning):
     def merge(self, swin):
         """Fold ``scaling * B A`` into the frozen linears (their output
         slices for parts of the fused qkv) and stop adding the update in
-        the forward (for inference)."""
+        the forward (for inference); ``tuning.merged`` records it.
+
+        Raises:
+            RuntimeError: the update is merged already.
+        """
+        if self._merged:
+            raise RuntimeError('LoRA: the update is merged already '
+                               '(tuning.merged is True)')
         for i, stage in enumerate(swin.stages):
             for j, block in enumerate(stage.blocks):
                 for name, parts in self._sites().items():
@@ -136,4 +161,6 @@ class LoRATuning(BaseTuning):
                         weight[rows] += (self.scaling
                                          * self.lora_up[site].weight
                                          @ self.lora_down[site].weight)
-        self.merged = True
+        self.merged.fill_(True)
+        self._record_merged()
+        self._merged = True

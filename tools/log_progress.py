@@ -6,7 +6,7 @@ loss and ETA; this keeps the iteration, loss and ETA of those lines, and the
 metrics of the final val/test line::
 
     python tools/train.py CFG 2>&1 | tee train.log \
-        | python mmdet_e3va/utils/log_progress.py '[demo] det'
+        | python tools/log_progress.py '[demo] det'
 
 Run as a file it imports nothing but the standard library.
 """

@@ -3,7 +3,7 @@
 per metric the mean over seeds and the difference to E3VA with a verdict
 against the seed spread, and training memory and step time as ratios to
 E3VA's."""
-from mmdet_e3va.models.tuning import E3VA_PLUS_ABLATIONS
+from .e3va_plus_variants import E3VA_PLUS_ABLATIONS
 
 from .mini_study_report import (COLUMNS, REFERENCE_TASKS, metric_cell,
                                 params_cell, ratio_cell)

@@ -1,5 +1,6 @@
-"""Loading a config for analysis: overrides, a tuning-method swap, and
-building its model without downloading pretrained weights."""
+"""Loading a config for analysis: overrides, a tuning-method swap (with
+the benchmark's method suffixes), and building its model without
+downloading pretrained weights."""
 import contextlib
 
 import torch.nn as nn
@@ -7,6 +8,12 @@ from mmengine.config import Config
 from mmengine.registry import init_default_scope
 
 TUNED_TYPES = ('TunedSwinTransformer', )
+# Method suffixes: gradient checkpointing, mixed precision, E3VA's
+# frozen_dtype and E3VA's tap_dtype.
+FROZEN_DTYPE_SUFFIXES = ('bf16', 'fp16')
+TAP_DTYPE_SUFFIXES = {'tap-bf16': 'bf16', 'tap-fp16': 'fp16',
+                      'tap-int8': 'int8'}
+SUFFIXES = ('cp', 'amp') + FROZEN_DTYPE_SUFFIXES + tuple(TAP_DTYPE_SUFFIXES)
 
 
 def load_config(path, cfg_options=None, method=None):
@@ -88,3 +95,56 @@ def _plain(value):
     if isinstance(value, dict):
         return {k: _plain(v) for k, v in value.items()}
     return value
+
+
+def parse_method(method):
+    """``'E3VA+bf16+tap-int8'`` -> ``('E3VA', {'bf16', 'tap-int8'})``:
+    a registered tuning method and its suffixes (``ValueError`` naming
+    ``method`` otherwise). ``+cp``: gradient checkpointing (upstream
+    ``with_cp``); ``+amp``: mixed precision; ``+bf16`` / ``+fp16``: E3VA's
+    ``frozen_dtype``; ``+tap-bf16`` / ``+tap-fp16`` / ``+tap-int8``: E3VA's
+    ``tap_dtype`` (the last two kinds for E3VA and its variants only)."""
+    from mmdet_e3va.models.tuning import E3VATuning
+    from mmdet_e3va.registry import TUNINGS
+    name, *suffixes = method.split('+')
+    suffixes = set(suffixes)
+    if (suffixes - set(SUFFIXES)
+            or len(suffixes & set(FROZEN_DTYPE_SUFFIXES)) > 1
+            or len(suffixes & set(TAP_DTYPE_SUFFIXES)) > 1):
+        raise ValueError(f'method {method}: suffixes must be among '
+                         f'{SUFFIXES}, at most one frozen dtype and one tap '
+                         f'dtype')
+    tuning = TUNINGS.get(name)
+    if tuning is None:
+        known = ', '.join(sorted(TUNINGS.module_dict))
+        raise ValueError(f'method {method}: {name!r} is not a registered '
+                         f'tuning method ({known})')
+    dtype_suffixes = suffixes & (set(FROZEN_DTYPE_SUFFIXES)
+                                 | set(TAP_DTYPE_SUFFIXES))
+    if dtype_suffixes and not issubclass(tuning, E3VATuning):
+        raise ValueError(f'method {method}: {sorted(dtype_suffixes)} set '
+                         f'frozen_dtype / tap_dtype, options of E3VA and '
+                         f'E3VAPlus')
+    return name, suffixes
+
+
+def method_config(config, method, cfg_options=None):
+    """The config of ``method`` (with suffixes, :func:`parse_method`) on
+    ``config``: the tuning method swapped in (unless it is the config's
+    own) and the suffixes applied; whether it runs under AMP, and whether
+    it computes in half precision outside AMP (a half frozen pass)."""
+    name, suffixes = parse_method(method)
+    cfg = load_config(config, cfg_options)
+    if name != tuning_name(cfg):
+        cfg = load_config(config, cfg_options, name)
+    backbone = cfg.model.backbone
+    options = (backbone if backbone.type == 'E3VASwinTransformer' else
+               backbone.tuning)
+    if 'cp' in suffixes:
+        backbone.with_cp = True
+    for suffix in suffixes & set(FROZEN_DTYPE_SUFFIXES):
+        options.frozen_dtype = suffix
+    for suffix in suffixes & set(TAP_DTYPE_SUFFIXES):
+        options.tap_dtype = TAP_DTYPE_SUFFIXES[suffix]
+    return (cfg, 'amp' in suffixes,
+            bool(suffixes & set(FROZEN_DTYPE_SUFFIXES)))

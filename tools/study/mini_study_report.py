@@ -7,7 +7,7 @@ import collections
 import json
 import statistics
 
-from mmdet_e3va.models.tuning import E3VA_PLUS_ABLATIONS
+from .e3va_plus_variants import E3VA_PLUS_ABLATIONS
 
 from .mini_study import (PROTOCOL, TASKS, record_selection_data,
                          task_settings_line)

@@ -241,6 +241,6 @@ def generate_target(out_dir, num_train, num_val, size, seed,
                     formats=('coco', 'ade20k', 'voc')):
     """Write the target scenes under ``out_dir`` as ``coco/``,
     ``ade/ADEChallengeData2016/`` and ``VOCdevkit/`` (see
-    :func:`mmdet_e3va.datasets.synthetic_scenes.generate`)."""
+    :func:`tools.scenes.synthetic_scenes.generate`)."""
     generate(out_dir, num_train, num_val, size, seed, formats,
              family=TARGET_SCENES)

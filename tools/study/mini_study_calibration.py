@@ -5,7 +5,7 @@ method. Such runs are recorded like the others and, with the study's
 settings, are in its table (the curve is not part of the settings hash)."""
 import os.path as osp
 
-from mmdet_e3va.datasets.study_scenes import (TARGET_BACKGROUNDS,
+from tools.scenes.study_scenes import (TARGET_BACKGROUNDS,
                                               TARGET_CLASSES)
 
 from .mini_study import replaced_runs

@@ -7,7 +7,7 @@ Partial) at ``swin_lr_mult`` 0.1 and 1, or its new backbone modules
 (adapters, LoRA, E3VA's highway and norm deltas) at ``tuning_lr_mult`` 1
 and 5; the heads always train at the task lr, and the frozen backbone has
 nothing to sweep. Each run is also tested on its task's selection
-split (:func:`~mmdet_e3va.analysis.mini_study.selection_data`; a metric
+split (:func:`~tools.study.mini_study.selection_data`; a metric
 measured on another selection split counts as missing), and the
 multiplier with the better selection metric (the task's first metric; a tie
 keeps the lower one) is the method's for its other seeds and the table. When

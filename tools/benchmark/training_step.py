@@ -14,7 +14,7 @@ from mmengine.structures import InstanceData, PixelData
 from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils._pytree import tree_flatten, tree_map
 
-from ..utils import PeakMemoryMeter, peak_rss_bytes, state_tensors
+from mmdet_e3va.utils import PeakMemoryMeter, peak_rss_bytes, state_tensors
 
 
 def random_batch(cfg, batch_size, img_size, seed=0):

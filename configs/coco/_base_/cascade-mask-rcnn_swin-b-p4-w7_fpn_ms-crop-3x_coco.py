@@ -1,0 +1,12 @@
+# Swin-B (IN-22K pretrained) in the Cascade Mask R-CNN COCO base, with its official checkpoint.
+_base_ = './cascade-mask-rcnn_swin_fpn_ms-crop-3x_coco.py'
+model = dict(
+    backbone=dict(
+        embed_dims=128,
+        depths=[2, 2, 18, 2],
+        num_heads=[4, 8, 16, 32],
+        drop_path_rate=0.3,
+        init_cfg=dict(
+            type='Pretrained',
+            checkpoint='https://github.com/SwinTransformer/storage/releases/download/v1.0.0/swin_base_patch4_window7_224_22k.pth')),  # noqa
+    neck=dict(in_channels=[128, 256, 512, 1024]))
