@@ -1,12 +1,12 @@
-# UperNet, Swin-L (IN-22K pretrained, mmseg-converted weights), ADE20K 512x512: MMSegmentation's
-# config (160k iterations, AdamW lr 6e-5 wd 0.01, poly schedule with a 1,500-iteration
-# warm-up) with a tuned Swin; the tuning method comes from the method config.
-_base_ = [
-    'mmseg::swin/swin-large-patch4-window7-in22k-pre_upernet_8xb2-160k_ade20k-512x512.py',
-    '../../_base_/tuned_swin_runtime.py'
-]
-model = dict(backbone=dict(type='TunedSwinTransformer'))
-optim_wrapper = dict(constructor='TrainableOptimWrapperConstructor')
-auto_scale_lr = dict(enable=False, base_batch_size=16)
-# Checkpoints written to a temporary file and renamed into place.
-default_hooks = dict(checkpoint=dict(type='CrashSafeCheckpointHook'))
+# Swin-L (IN-22K pretrained) in the UperNet ADE20K base, with MMSegmentation's converted checkpoint.
+_base_ = './upernet_swin_ade20k.py'
+checkpoint_file = 'https://download.openmmlab.com/mmsegmentation/v0.5/pretrain/swin/swin_large_patch4_window7_224_22k_20220412-aeecf2aa.pth'  # noqa
+model = dict(
+    backbone=dict(
+        init_cfg=dict(type='Pretrained', checkpoint=checkpoint_file),
+        pretrain_img_size=224,
+        embed_dims=192,
+        depths=[2, 2, 18, 2],
+        num_heads=[6, 12, 24, 48]),
+    decode_head=dict(in_channels=[192, 384, 768, 1536]),
+    auxiliary_head=dict(in_channels=768))

@@ -1,12 +1,3 @@
-# UperNet, Swin-T (IN-1K pretrained, mmseg-converted weights), ADE20K 512x512: MMSegmentation's
-# config (160k iterations, AdamW lr 6e-5 wd 0.01, poly schedule with a 1,500-iteration
-# warm-up) with a tuned Swin; the tuning method comes from the method config.
-_base_ = [
-    'mmseg::swin/swin-tiny-patch4-window7-in1k-pre_upernet_8xb2-160k_ade20k-512x512.py',
-    '../../_base_/tuned_swin_runtime.py'
-]
-model = dict(backbone=dict(type='TunedSwinTransformer'))
-optim_wrapper = dict(constructor='TrainableOptimWrapperConstructor')
-auto_scale_lr = dict(enable=False, base_batch_size=16)
-# Checkpoints written to a temporary file and renamed into place.
-default_hooks = dict(checkpoint=dict(type='CrashSafeCheckpointHook'))
+# Swin-T (IN-1K pretrained): the UperNet ADE20K base as it is, with MMSegmentation's converted
+# checkpoint.
+_base_ = './upernet_swin_ade20k.py'
