@@ -10,15 +10,18 @@
 A method is a registered tuning method with optional suffixes: ``+cp``
 (gradient checkpointing, upstream Swin's ``with_cp=True``), ``+amp`` (mixed
 precision for this row even without ``--amp``: bf16 autocast on CPU, fp16
-on CUDA), ``+bf16`` / ``+fp16`` (E3VA's ``frozen_dtype``). Each (config,
+on CUDA), ``+bf16`` / ``+fp16`` (E3VA's ``frozen_dtype``), ``+tap-bf16`` /
+``+tap-fp16`` / ``+tap-int8`` (E3VA's ``tap_dtype``). Each (config,
 method) runs in its own process: ``--warmup`` + ``--iters`` real training
 steps (``model.train_step``) on a fixed random batch, every step seeded by
 its index and, unless ``--update-weights``, with learning rate 0 (the
-optimizer still runs), so all steps of all methods do the same work in the
-heads. Then one more step is profiled for memory: the peak of live tensor
-memory (CUDA ``max_memory_allocated`` on GPU; on CPU the tensors alive at
-the step's start plus torch.profiler's allocation events), split at the
-peak by torch's memory timeline into parameters, optimizer state,
+optimizer still runs), and the neck and heads are re-initialised from one
+seed after building (a method's own modules draw random numbers first), so
+all steps of all methods do the same work in the heads. Then one more step
+is profiled for memory: the peak of live tensor memory (CUDA
+``max_memory_allocated`` on GPU; on CPU the tensors alive at the step's
+start plus torch.profiler's allocation events), split at the peak by
+torch's memory timeline into parameters, optimizer state,
 gradients, activations, temporaries and the rest. ``backbone s/iter`` times
 the backbone's forward + backward alone. With ``--rounds R`` the methods
 run R times, interleaved; times are medians over all timed steps, and
@@ -56,15 +59,17 @@ import sys
 import torch
 from mmengine.config import DictAction
 
-from mmdet_e3va.analysis import (build_model, load_config, measure_inference,
-                                 measure_training, random_batch, tuning_name)
-from mmdet_e3va.analysis.memory_plot import plot_memory_breakdown
-from mmdet_e3va.models.tuning import E3VATuning
-from mmdet_e3va.registry import TUNINGS
+# The repository root, for tools.*
+sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))  # noqa: E402
+from tools.benchmark import (build_model, load_config, measure_inference,
+                             measure_training, random_batch, tuning_name)
+from tools.benchmark import model_configs
+from tools.benchmark.memory_plot import plot_memory_breakdown
+from tools.benchmark.model_configs import (parse_method,
+                                           reset_outside_backbone)
 from mmdet_e3va.utils import int_at_least
 
 MB = 2**20
-SUFFIXES = ('cp', 'amp', 'bf16', 'fp16')
 REFERENCES = ('Full', 'Frozen')
 
 
@@ -75,7 +80,8 @@ def parse_args():
         epilog=__doc__.split('\n\n', 1)[1])
     parser.add_argument('configs', nargs='+')
     parser.add_argument('--methods', nargs='+',
-                        help='tuning methods (with +cp/+amp/+bf16/+fp16) to '
+                        help='tuning methods (with +cp/+amp/+bf16/+fp16/'
+                        '+tap-bf16/+tap-fp16/+tap-int8) to '
                         'swap into each config (default: each config as it '
                         'is)')
     parser.add_argument('--device', default='cpu', choices=['cpu', 'cuda'])
@@ -109,44 +115,15 @@ def parse_args():
     return args
 
 
-def parse_method(method):
-    """``'Full+cp+amp'`` -> ``('Full', {'cp', 'amp'})``; ``+bf16`` /
-    ``+fp16`` (``frozen_dtype``) only for E3VA and its variants."""
-    name, *suffixes = method.split('+')
-    unknown = set(suffixes) - set(SUFFIXES)
-    if unknown or {'bf16', 'fp16'} <= set(suffixes):
-        raise SystemExit(f'--methods {method}: suffixes must be among '
-                         f'{SUFFIXES} (one of bf16/fp16)')
-    tuning = TUNINGS.get(name)
-    if tuning is None:
-        known = ', '.join(sorted(TUNINGS.module_dict))
-        raise SystemExit(f'--methods {method}: {name!r} is not a registered '
-                         f'tuning method ({known})')
-    if ({'bf16', 'fp16'} & set(suffixes)
-            and not issubclass(tuning, E3VATuning)):
-        raise SystemExit(f'--methods {method}: +bf16/+fp16 set '
-                         f'frozen_dtype, an option of E3VA and E3VAPlus')
-    return name, set(suffixes)
-
-
 def method_config(spec):
-    """The config of ``spec``'s (config, method): the tuning method swapped
-    in (unless it is the config's own) and the suffixes applied; whether it
-    runs under AMP, and whether it has a half-precision frozen pass."""
-    name, suffixes = parse_method(spec['method'])
-    cfg = load_config(spec['config'], spec['cfg_options'])
-    if name != tuning_name(cfg):
-        cfg = load_config(spec['config'], spec['cfg_options'], name)
-    backbone = cfg.model.backbone
-    if 'cp' in suffixes:
-        backbone.with_cp = True
-    for dtype in {'bf16', 'fp16'} & suffixes:
-        if backbone.type == 'E3VASwinTransformer':
-            backbone.frozen_dtype = dtype
-        else:
-            backbone.tuning.frozen_dtype = dtype
-    return cfg, 'amp' in suffixes or spec['amp'], bool({'bf16', 'fp16'}
-                                                       & suffixes)
+    """:func:`tools.benchmark.model_configs.method_config` of ``spec``'s
+    (config, method); AMP also when ``spec['amp']``."""
+    try:
+        cfg, amp, frozen_half = model_configs.method_config(
+            spec['config'], spec['method'], spec['cfg_options'])
+    except ValueError as err:
+        raise SystemExit(f'--methods {err}') from None
+    return cfg, amp or spec['amp'], frozen_half
 
 
 def size(values):
@@ -159,6 +136,7 @@ def run_worker(spec):
     torch.manual_seed(0)
     cfg, amp, frozen_half = method_config(spec)
     model = build_model(cfg)
+    reset_outside_backbone(model)
     batch = random_batch(cfg, spec['batch_size'], size(spec['img_size']))
     # Memory only (--iters 0): warm up (create the optimizer state) cheaply.
     warmup_batch = (random_batch(cfg, spec['batch_size'], 128)
@@ -330,7 +308,10 @@ def main():
         # resumed run needs most is measured first.
         for method in dict.fromkeys((args.methods or [base]) +
                                     ['Frozen', 'Full']):
-            parse_method(method)
+            try:
+                parse_method(method)
+            except ValueError as err:
+                raise SystemExit(f'--methods {err}') from None
             runs.append(dict(config=config, method=method,
                              cfg_options=args.cfg_options,
                              batch_size=args.batch_size,

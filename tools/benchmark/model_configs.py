@@ -3,6 +3,7 @@ the benchmark's method suffixes), and building its model without
 downloading pretrained weights."""
 import contextlib
 
+import torch
 import torch.nn as nn
 from mmengine.config import Config
 from mmengine.registry import init_default_scope
@@ -48,6 +49,22 @@ def build_model(cfg, empty_weights=False):
         return MODELS.build(cfg.model)
     with _parameters_on_meta():
         return MODELS.build(cfg.model)
+
+
+def reset_outside_backbone(model, seed=0):
+    """Re-initialise every module of ``model`` outside its backbone (neck,
+    heads) that has ``reset_parameters``, in module order from ``seed``:
+    building a tuning method's modules draws random numbers before the
+    neck and heads are built, so without this each method would train
+    differently initialised heads, whose proposals (and so the RoIs and
+    memory of the heads) differ."""
+    torch.manual_seed(seed)
+    for name, child in model.named_children():
+        if name == 'backbone':
+            continue
+        for module in child.modules():
+            if hasattr(module, 'reset_parameters'):
+                module.reset_parameters()
 
 
 @contextlib.contextmanager

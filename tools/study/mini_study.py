@@ -36,6 +36,12 @@ _WIDTH_KEYS = ('rank', 'bottleneck_dims')  # integer widths
 _SCALE_KEYS = ('alpha', )  # LoRA's alpha: alpha / rank stays the same
 
 
+# Constructor arguments added after the committed study records, whose
+# default runs what the records ran: the settings leave them out while they
+# sit at that default, so the records keep their hashes.
+RECORD_NEUTRAL_DEFAULTS = ('tap_dtype', )  # E3VA's, None: lossless taps
+
+
 def _defaults(cls):
     """The constructor defaults of a tuning class, following ``**kwargs``
     into the project's base classes (not into mmengine's)."""
@@ -56,7 +62,8 @@ def _defaults(cls):
 
 def at_study_width(tuning):
     """``tuning`` with every argument of its method (defaults filled in, so
-    the settings hash changes with them) and its ranks, bottleneck dims and
+    the settings hash changes with them; :data:`RECORD_NEUTRAL_DEFAULTS`
+    only when set otherwise) and its ranks, bottleneck dims and
     LoRA alpha (set for Swin-B) times :data:`STUDY_WIDTH_FACTOR`: the study
     Swin is a quarter as wide as Swin-B, so each method keeps its trainable
     share and LoRA its scale alpha / rank."""
@@ -64,8 +71,12 @@ def at_study_width(tuning):
     cls = TUNINGS.get(tuning['type'])
     if cls is None:
         raise KeyError(f"tuning type {tuning['type']!r} is not registered")
-    scaled = dict(type=tuning['type'], **_defaults(cls))
+    defaults = _defaults(cls)
+    scaled = dict(type=tuning['type'], **defaults)
     scaled.update(tuning)
+    for key in RECORD_NEUTRAL_DEFAULTS:
+        if key in defaults and scaled[key] == defaults[key]:
+            del scaled[key]
     for key, value in scaled.items():
         if key in _SCALE_KEYS and isinstance(value, (int, float)):
             scaled[key] = value * STUDY_WIDTH_FACTOR

@@ -68,14 +68,16 @@ class DualLowRankConvAdapter(DualLowRankAdapter):
 
     def init_weights(self):
         super().init_weights()
-        for conv in self._depthwise_convs():
+        for conv in self.depthwise_convs():
             nn.init.zeros_(conv.weight)
             nn.init.zeros_(conv.bias)
         if getattr(self, 'gate', None) is not None:
             nn.init.zeros_(self.gate)
             self.up2.reset_parameters()
 
-    def _depthwise_convs(self):
+    def depthwise_convs(self):
+        """The depthwise convolutions, in kernel-size order (none without
+        ``dwconv``)."""
         # The base constructor calls init_weights before ``dwconv`` exists.
         dwconv = getattr(self, 'dwconv', None)
         if dwconv is None:
@@ -84,7 +86,7 @@ class DualLowRankConvAdapter(DualLowRankAdapter):
 
     def forward(self, x, hw_shape):
         y = self.down2(self.down1(x))
-        convs = self._depthwise_convs()
+        convs = self.depthwise_convs()
         if convs:
             batch, _, dims = y.shape
             grid = y.transpose(1, 2).reshape(batch, dims, *hw_shape)

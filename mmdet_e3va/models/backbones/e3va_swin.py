@@ -19,6 +19,10 @@ class E3VASwinTransformer(TunedSwinTransformer):
             Defaults to False.
         frozen_dtype (str | None): ``'bf16'`` / ``'fp16'``: store and run
             the frozen Swin in half precision. Defaults to None (fp32).
+        tap_dtype (str | None): ``'bf16'`` / ``'fp16'`` / ``'int8'``: the
+            precision the adapters' inputs are kept in for backward (the
+            forward uses their exact values). Defaults to None (as the
+            frozen pass computes them: lossless).
         **kwargs: Upstream ``SwinTransformer`` arguments. ``with_cp`` has no
             effect: nothing back-propagates through the frozen blocks.
     """
@@ -30,6 +34,7 @@ class E3VASwinTransformer(TunedSwinTransformer):
                  adapter_act_cfg=dict(type='GELU'),
                  frozen_train_mode=False,
                  frozen_dtype=None,
+                 tap_dtype=None,
                  **kwargs):
         super().__init__(
             tuning=dict(
@@ -39,5 +44,6 @@ class E3VASwinTransformer(TunedSwinTransformer):
                 scale=adapter_scale,
                 act_cfg=adapter_act_cfg,
                 frozen_train_mode=frozen_train_mode,
-                frozen_dtype=frozen_dtype),
+                frozen_dtype=frozen_dtype,
+                tap_dtype=tap_dtype),
             **kwargs)

@@ -1,6 +1,6 @@
 """E3VA: a graph-free frozen Swin and a trainable adapter highway
-(arXiv 2306.09729; see shared/E3VA_SPEC.md)."""
-import functools
+(arXiv 2306.09729; see docs/method.md)."""
+from typing import NamedTuple, Optional
 
 import torch
 import torch.nn as nn
@@ -8,9 +8,30 @@ from mmengine.model import ModuleDict, ModuleList
 
 from ...registry import TUNINGS
 from ..adapters import DualLowRankAdapter, NormAffineDelta
+from .adapter_bank import bank_activation, parse_tap_dtype, run_adapter_bank
 from .base import BaseTuning, branch_forward
-from .frozen_precision import (HalfSavedUpcasts, frozen_autocast,
-                               parse_frozen_dtype)
+from .frozen_precision import frozen_pass, parse_frozen_dtype
+from .highway_merging import merge_highway
+
+
+class E3VAState(NamedTuple):
+    """What E3VA's forward carries between the override points; every
+    tensor ``(B, H_s*W_s, C_s)`` unless said otherwise.
+
+    Attributes:
+        tokens: The frozen Swin's tokens ``x``, graph-free.
+        highway: The highway ``h`` entering the stage; None while zero
+            (stage 0) and once the stage's last block ran.
+        taps: While the stage runs, its tap buffer ``(2 * depth, B,
+            H_s*W_s, C_s)`` (graph-free; block ``l`` writes ``2l`` and
+            ``2l + 1``), else None.
+        stream: ``x + h_s`` once the stage's last block ran (what the
+            output norm and the downsampling read), else None.
+    """
+    tokens: torch.Tensor
+    highway: Optional[torch.Tensor] = None
+    taps: Optional[torch.Tensor] = None
+    stream: Optional[torch.Tensor] = None
 
 
 @TUNINGS.register_module(name='E3VA')
@@ -34,29 +55,43 @@ class E3VATuning(BaseTuning):
     adapters and are not run. At initialisation the outputs equal upstream
     Swin's.
 
+    How it runs: the adapters read only graph-free taps, so the frozen pass
+    writes a stage's taps into one buffer and the stage's adapters run
+    together after its last block (:func:`run_adapter_bank`: batched GEMMs,
+    one autograd node that keeps only the taps and recomputes the rest in
+    backward); ``x_s + h`` is computed once and kept once for the output
+    norm and the merging (:func:`merge_highway`).
+
     Args:
         rank (int): k, the rank of each adapter projection. Defaults to 20.
         bottleneck_ratio (float): d / C of the adapters. Defaults to 0.25.
         scale (float): Output scale of the adapters. Defaults to 1.
-        act_cfg (dict): Adapter activation. Defaults to GELU.
+        act_cfg (dict): Adapter activation, GELU or ReLU. Defaults to GELU.
         frozen_train_mode (bool): Keep the frozen Swin in train mode (drop
             path and dropout active in the frozen pass). Defaults to False.
         frozen_dtype (str | None): ``'bf16'`` or ``'fp16'``: the frozen
             pass's weights (patch embedding and Swin blocks, LayerNorms
             excepted) are stored in that dtype and run under autocast to
-            it, and autograd keeps the adapters' tapped inputs at that
-            precision. PatchMerging and the output norms, which the
-            highway back-propagates through, and every trainable parameter
-            stay fp32. State-dict keys are unchanged; checkpoints load
-            across dtypes. Defaults to None (fp32).
+            it, and the taps come out (and are kept) at that precision.
+            PatchMerging and the output norms, which the highway
+            back-propagates through, and every trainable parameter stay
+            fp32. State-dict keys are unchanged; checkpoints load across
+            dtypes. Defaults to None (fp32).
+        tap_dtype (str | None): The precision backward keeps the taps in:
+            ``'bf16'``, ``'fp16'``, or ``'int8'`` (a scale per token and
+            group of 32 channels); the forward always uses their exact
+            values, and the adapters compute in fp32. Defaults to None
+            (the frozen pass's precision: lossless).
     """
 
     def __init__(self, rank=20, bottleneck_ratio=0.25, scale=1.0,
                  act_cfg=dict(type='GELU'), frozen_train_mode=False,
-                 frozen_dtype=None):
+                 frozen_dtype=None, tap_dtype=None):
         super().__init__()
         owner = type(self).__name__
         self.frozen_dtype = parse_frozen_dtype(frozen_dtype, owner)
+        self.tap_dtype = parse_tap_dtype(tap_dtype, owner)
+        self.activation = bank_activation(act_cfg, owner)
         if not isinstance(rank, int) or rank <= 0:
             raise ValueError(
                 f'{owner}: rank must be a positive integer, got {rank!r}')
@@ -119,51 +154,62 @@ class E3VATuning(BaseTuning):
         ``(B, H*W, C)`` (graph-free)."""
         return branch
 
-    def _update_highway(self, highway, adapters, taps, hw_shape):
-        """``h + A_attn(a_l) + A_mlp(m_l)`` for one block; ``taps`` holds
-        what :meth:`_tap` returned for the attention and the MLP branch."""
-        return highway + adapters['attn'](taps[0]) + adapters['mlp'](taps[1])
+    def _bank(self, stage):
+        """The tap-reading adapters of stage ``stage``, in tap order."""
+        return [block[name] for block in self.adapters[stage]
+                for name in ('attn', 'mlp')]
 
-    def forward_swin(self, swin, x):
-        frozen_pass = functools.partial(frozen_autocast, x.device.type,
-                                        self.frozen_dtype)
-        with torch.no_grad(), frozen_pass():
-            x, hw_shape = swin.patch_embed(x)
-            if swin.use_abs_pos_embed:
-                x = x + swin.absolute_pos_embed
-            x = swin.drop_after_pos(x)
+    def _stage_stream(self, stage, tokens, highway, taps, hw_shape):
+        """``x_s + h_s`` (fp32), ``h_s`` the incoming highway plus every
+        adapter of the stage on its tap (one adapter bank)."""
+        tokens = tokens.float()  # half in stage 0 under frozen_dtype
+        return run_adapter_bank(
+            tokens if highway is None else tokens + highway, taps,
+            self._bank(stage), hw_shape, self.tap_dtype, self.activation)
 
-        highway = torch.zeros((), device=x.device, dtype=x.dtype)
-        outs = []
-        for i in range(self.num_stages):
-            stage = swin.stages[i]
-            for block, adapters in zip(stage.blocks, self.adapters[i]):
-                taps = []
+    # The forward's state is an :class:`E3VAState`.
 
-                def tap(branch, branch_input):
-                    taps.append(self._tap(branch, branch_input))
-                    return branch
+    def num_stages_run(self, swin):
+        return self.num_stages
 
-                with torch.no_grad(), frozen_pass():
-                    x = branch_forward(block, x, hw_shape, tap, tap)
-                if self.frozen_dtype is None:
-                    highway = self._update_highway(highway, adapters, taps,
-                                                   hw_shape)
-                else:
-                    with HalfSavedUpcasts() as saved:
-                        highway = self._update_highway(
-                            highway, adapters,
-                            [saved.upcast(t) for t in taps], hw_shape)
-            if i in swin.out_indices:
-                out = self.norm_deltas[str(i)](x + highway,
-                                               getattr(swin, f'norm{i}'))
-                outs.append(
-                    out.view(-1, *hw_shape, swin.num_features[i]).permute(
-                        0, 3, 1, 2).contiguous())
-            if i + 1 < self.num_stages:
-                x = x.float() if self.frozen_dtype is not None else x
-                with torch.no_grad():
-                    x_down, down_hw_shape = stage.downsample(x, hw_shape)
-                highway = stage.downsample(x + highway, hw_shape)[0] - x_down
-                x, hw_shape = x_down, down_hw_shape
-        return outs
+    def embed(self, swin, x):
+        with frozen_pass(x.device.type, self.frozen_dtype):
+            x, hw_shape = super().embed(swin, x)
+        return E3VAState(x), hw_shape
+
+    def run_block(self, block, state, hw_shape, stage, index):
+        """The frozen block without a graph, its taps written to the
+        stage's buffer; after the stage's last block, the adapter bank."""
+        x, highway, taps, _ = state
+        depth = len(self.adapters[stage])
+        block_taps = []
+
+        def tap(branch, branch_input):
+            block_taps.append(self._tap(branch, branch_input))
+            return branch
+
+        with frozen_pass(x.device.type, self.frozen_dtype):
+            x = branch_forward(block, x, hw_shape, tap, tap)
+            if index == 0:
+                taps = block_taps[0].new_empty(
+                    (2 * depth, *block_taps[0].shape))
+            taps[2 * index].copy_(block_taps[0])
+            taps[2 * index + 1].copy_(block_taps[1])
+        if index < depth - 1:
+            return E3VAState(x, highway, taps)
+        return E3VAState(x, stream=self._stage_stream(stage, x, highway,
+                                                      taps, hw_shape))
+
+    def stage_output(self, swin, stage, state, hw_shape):
+        return self.norm_deltas[str(stage)](state.stream,
+                                            getattr(swin, f'norm{stage}'))
+
+    def downsample(self, stage, state, hw_shape):
+        """``x`` through the frozen (fp32) PatchMerging without a graph,
+        ``h`` as ``PM(x + h) - PM(x)``."""
+        with torch.no_grad():
+            x_down, down_hw_shape = stage.downsample(state.tokens.float(),
+                                                     hw_shape)
+        highway = merge_highway(stage.downsample, state.stream, x_down,
+                                hw_shape)
+        return E3VAState(x_down, highway), down_hw_shape

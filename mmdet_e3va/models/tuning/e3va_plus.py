@@ -3,6 +3,7 @@ additions aimed at in-backbone adapter accuracy (beyond the paper)."""
 from ...registry import TUNINGS
 from ..adapters import DualLowRankConvAdapter
 from ..adapters.dual_low_rank_conv_adapter import depthwise_kernel_sizes
+from .adapter_bank import run_adapter_bank
 from .e3va import E3VATuning
 
 
@@ -32,6 +33,14 @@ class E3VAPlusTuning(E3VATuning):
       block instead it would add half of the adapters' parameters and
       saved activations again, beyond the 2% budget on Swin-B.)
 
+    The attention and MLP adapters run in E3VA's adapter bank with every
+    option (``rank`` per stage, ``dwconv`` as one grouped convolution over
+    the stage's adapters, ``gate`` folded into ``U1``, ``tap_input``
+    written into the tap buffer). The ``highway_mix`` adapter keeps a
+    module path: it reads the highway, which carries a graph, so it cannot
+    be recomputed from graph-free taps and its gradient must reach the
+    highway.
+
     Every addition starts as the identity (zero-initialised ``U2``, conv or
     gate), so at initialisation the outputs equal upstream Swin's. With
     ``rank=20, dwconv=False, gate=False, tap_input=False,
@@ -45,7 +54,8 @@ class E3VAPlusTuning(E3VATuning):
         tap_input (bool): Defaults to False.
         highway_mix (bool): Defaults to True.
         **kwargs: The other :class:`E3VATuning` options (``bottleneck_ratio``,
-            ``scale``, ``act_cfg``, ``frozen_train_mode``, ``frozen_dtype``).
+            ``scale``, ``act_cfg``, ``frozen_train_mode``, ``frozen_dtype``,
+            ``tap_dtype``).
     """
 
     def __init__(self, rank=(20, 20, 20, 40), dwconv=True, gate=False,
@@ -89,35 +99,15 @@ class E3VAPlusTuning(E3VATuning):
         if not self.tap_input:
             return branch
         # In the branch's dtype: under a half frozen_dtype the LayerNorm-ed
-        # input is fp32, and autograd would keep an fp32 tap.
+        # input is fp32, and the tap buffer would be fp32.
         return (branch + branch_input).to(branch.dtype)
 
-    def _update_highway(self, highway, adapters, taps, hw_shape):
-        highway = (highway + adapters['attn'](taps[0], hw_shape) +
-                   adapters['mlp'](taps[1], hw_shape))
-        if 'mix' in adapters:
-            highway = highway + adapters['mix'](highway, hw_shape)
-        return highway
-
-
-# Named tuning configs for the ablation study: the default, then E3VA plus
-# one addition at a time (``-msdw``: Mona's 3/5/7 filters in place of
-# ``-dw``'s 3x3), then everything.
-E3VA_PLUS_ABLATIONS = {
-    'E3VAPlus': dict(type='E3VAPlus'),
-    'E3VAPlus-dw': dict(type='E3VAPlus', rank=20, dwconv=True,
-                        highway_mix=False),
-    'E3VAPlus-msdw': dict(type='E3VAPlus', rank=20, dwconv=(3, 5, 7),
-                          highway_mix=False),
-    'E3VAPlus-rank': dict(type='E3VAPlus', rank=(20, 20, 20, 40),
-                          dwconv=False, highway_mix=False),
-    'E3VAPlus-gate': dict(type='E3VAPlus', rank=20, dwconv=False, gate=True,
-                          highway_mix=False),
-    'E3VAPlus-tapin': dict(type='E3VAPlus', rank=20, dwconv=False,
-                           tap_input=True, highway_mix=False),
-    'E3VAPlus-mix': dict(type='E3VAPlus', rank=20, dwconv=False,
-                         highway_mix=True),
-    'E3VAPlus-all': dict(type='E3VAPlus', rank=(20, 20, 20, 40),
-                         dwconv=True, gate=True, tap_input=True,
-                         highway_mix=True),
-}
+    def _stage_stream(self, stage, tokens, highway, taps, hw_shape):
+        """E3VA's, then with ``highway_mix`` ``h_s = h_s + M(h_s)``."""
+        if not self.highway_mix:
+            return super()._stage_stream(stage, tokens, highway, taps,
+                                         hw_shape)
+        highway = run_adapter_bank(highway, taps, self._bank(stage),
+                                   hw_shape, self.tap_dtype, self.activation)
+        mix = self.adapters[stage][-1]['mix']
+        return tokens.float() + highway + mix(highway, hw_shape)
