@@ -12,7 +12,7 @@ from mmengine.config import Config
 
 from conftest import ROOT
 
-SNAPSHOT = ROOT / 'tests/data/resolved_configs_before_layout.json.gz'
+SNAPSHOT = ROOT / 'tests/snapshots/resolved_configs_before_layout.json.gz'
 BEFORE = json.loads(gzip.open(SNAPSHOT, 'rt').read())
 DECLARED_HOOKS = ('CheckpointMatchHook', 'RandomStateHook')
 METHOD_CONFIGS = sorted(
