@@ -3,8 +3,6 @@ highway against the per-adapter math it replaced (a sequential reference
 kept here): outputs and every gradient, tap_dtype's gradient errors,
 saved-for-backward bytes, adapter-only checkpoints in the per-adapter key
 layout, torch.compile, and 2-process DDP."""
-import os
-
 import pytest
 import torch
 import torch.distributed as dist
@@ -20,7 +18,9 @@ from mmdet_e3va.models.tuning.e3va import E3VAState
 from tools.study.e3va_plus_variants import E3VA_PLUS_ABLATIONS
 
 TINY = dict(embed_dims=16, depths=(2, 2, 2, 2), num_heads=(1, 2, 2, 4))
-ODD = (61, 93)  # every stage pads (patch embedding, windows, merging)
+# Odd sizes: the patch embedding, the windows and the first two mergings
+# pad (token grids 13x22, 7x11, 4x6, 2x3).
+ODD = (51, 87)
 
 
 def sequential_forward(model, x):
@@ -130,16 +130,25 @@ def assert_relative(values, references, tolerance):
                       act_cfg=dict(type='GELU', approximate='tanh'))),
 ] + [(dict(TINY), E3VA_PLUS_ABLATIONS[name]) for name in sorted(
     E3VA_PLUS_ABLATIONS)])
-def test_outputs_and_gradients_equal_the_sequential_math(swin_kwargs, tuning):
-    model = perturbed(swin_kwargs, tuning)
-    x = torch.randn(2, 3, *ODD)
+@pytest.mark.parametrize('dtype', [torch.float32, torch.float64])
+def test_outputs_and_gradients_equal_the_sequential_math(
+        swin_kwargs, tuning, dtype):
+    """fp32: to 1e-5 relative, except where E3VAPlus's highway-mix adapter
+    reads the highway: there the fp32 rounding of the highway's sum
+    (another order in the bank) reaches the scalar gate's gradient through
+    cancellation; the sequential math itself is 1.3e-5 away from its fp64
+    value on it. fp64: to 1e-10, every method."""
+    model = perturbed(swin_kwargs, tuning).to(dtype)
+    x = torch.randn(2, 3, *ODD, dtype=dtype)
     outs, grads = outputs_and_gradients(model, x)
     ref_outs, ref_grads = outputs_and_gradients(
         model, x, lambda x: sequential_forward(model, x))
     assert grads.keys() == {
         n for n, p in model.named_parameters() if p.requires_grad}
-    assert_relative(outs, ref_outs, 1e-5)
-    assert_relative(grads, ref_grads, 1e-5)
+    tolerance = 1e-10 if dtype == torch.float64 else (
+        5e-5 if getattr(model.tuning, 'highway_mix', False) else 1e-5)
+    assert_relative(outs, ref_outs, tolerance)
+    assert_relative(grads, ref_grads, tolerance)
 
 
 # Gradient error of kept-precision taps against fp32 taps: relative L2

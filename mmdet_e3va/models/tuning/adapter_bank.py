@@ -59,40 +59,42 @@ def _activation_backward(grad, z, activation):
         grad, z, approximate=activation[len('gelu_'):])
 
 
-def _store_taps(taps, taps32, tap_dtype):
+def _store_taps(taps, exact, tap_dtype):
     """What backward keeps of ``taps`` (``(A, N, C)``, the frozen pass's
-    dtype; ``taps32`` the fp32 values): ``(stored, scales)``. ``None``:
-    the buffer itself; ``'bf16'`` / ``'fp16'``: a cast; ``'int8'``: rounded
-    to ``[-127, 127]`` with an fp32 scale per token and group of
-    :data:`INT8_GROUP` channels (``scales``: ``(A, N, C / group, 1)``)."""
+    dtype; ``exact`` their values in the compute dtype): ``(stored,
+    scales)``. ``None``: the buffer itself; ``'bf16'`` / ``'fp16'``: a
+    cast; ``'int8'``: rounded to ``[-127, 127]`` with a scale (compute
+    dtype) per token and group of :data:`INT8_GROUP` channels
+    (``scales``: ``(A, N, C / group, 1)``)."""
     if tap_dtype is None:
         return taps, None
     if tap_dtype != 'int8':
         dtype = TAP_DTYPES[tap_dtype]
-        return (taps if taps.dtype == dtype else taps32.to(dtype)), None
-    groups = _int8_groups(taps32)
+        return (taps if taps.dtype == dtype else exact.to(dtype)), None
+    groups = _int8_groups(exact)
     scales = torch.linalg.vector_norm(
         groups, float('inf'), dim=-1, keepdim=True).clamp_min(1e-30) / 127
     return torch.round(groups / scales).to(torch.int8), scales
 
 
-def _int8_groups(taps32):
-    width = taps32.shape[-1]
+def _int8_groups(taps):
+    width = taps.shape[-1]
     group = INT8_GROUP if width % INT8_GROUP == 0 else width
-    return taps32.unflatten(-1, (width // group, group))
+    return taps.unflatten(-1, (width // group, group))
 
 
-def _load_taps(stored, scales):
-    """The fp32 ``(A, N, C)`` taps back from :func:`_store_taps`."""
+def _load_taps(stored, scales, dtype):
+    """The ``(A, N, C)`` taps in ``dtype`` back from :func:`_store_taps`."""
     if scales is None:
-        return stored.float()
-    return (stored * scales).flatten(-2)  # int8 * fp32: fp32
+        return stored.to(dtype)
+    return (stored * scales).flatten(-2)  # int8 * scales: the scales' dtype
 
 
 class AdapterBankFunction(torch.autograd.Function):
     """``base + sum_a U2_a(U1_a(act(y_a)))`` with ``y_a = z_a + dw_a(z_a)``
     (no ``dw``: ``y_a = z_a``) and ``z_a = D2_a(D1_a(t_a))``, over the
-    ``A`` adapters of a stage, in fp32 (autocast off).
+    ``A`` adapters of a stage, in the weights' dtype (fp32; autocast
+    off).
 
     Shapes (``N = B*H*W`` tokens): ``base`` ``(N, C)`` or None; ``taps``
     ``(A, B, H*W, C)``, graph-free; ``down1`` ``(A, k, C)``, ``down2``
@@ -115,15 +117,15 @@ class AdapterBankFunction(torch.autograd.Function):
                 hw_shape, tap_dtype, activation):
         with torch.autocast(taps.device.type, enabled=False):
             flat = taps.flatten(1, 2)
-            flat32 = flat.float()
-            *_, z3 = _internals(flat32, down1, down2, up1, dw_weight,
+            exact = flat.to(down1.dtype)
+            *_, z3 = _internals(exact, down1, down2, up1, dw_weight,
                                 dw_bias, hw_shape, activation)
             features = z3.flatten(0, 1).t()
             up2_side_by_side = up2.transpose(0, 1).flatten(1)
             out = (torch.mm(features, up2_side_by_side.t())
                    if base is None else
                    torch.addmm(base, features, up2_side_by_side.t()))
-            stored, scales = _store_taps(flat, flat32, tap_dtype)
+            stored, scales = _store_taps(flat, exact, tap_dtype)
         ctx.save_for_backward(stored, scales, down1, down2, up1,
                               up2_side_by_side, dw_weight, dw_bias)
         ctx.hw_shape = hw_shape
@@ -136,8 +138,8 @@ class AdapterBankFunction(torch.autograd.Function):
          dw_bias) = ctx.saved_tensors
         needs = ctx.needs_input_grad
         with torch.autocast(grad_out.device.type, enabled=False):
-            grad_out = grad_out.float()
-            taps = _load_taps(stored, scales)
+            grad_out = grad_out.to(down1.dtype)
+            taps = _load_taps(stored, scales, down1.dtype)
             z1, z2, y, g, z3 = _internals(taps, down1, down2, up1, dw_weight,
                                           dw_bias, ctx.hw_shape,
                                           ctx.activation)
@@ -170,8 +172,8 @@ def _internals(taps, down1, down2, up1, dw_weight, dw_bias, hw_shape,
                activation):
     """The bank's intermediate features, ``(A, features, N)`` each:
     ``z1 = D1 t`` (k), ``z2 = D2 z1`` (d), ``y = z2 + dw(z2)`` (d),
-    ``g = act(y)`` (d), ``z3 = U1 g`` (k); ``taps`` is ``(A, N, C)``
-    fp32."""
+    ``g = act(y)`` (d), ``z3 = U1 g`` (k); ``taps`` is ``(A, N, C)`` in
+    the weights' dtype."""
     z1 = torch.bmm(down1, taps.transpose(1, 2))
     z2 = torch.bmm(down2, z1)
     y = z2
@@ -237,7 +239,7 @@ def run_adapter_bank(base, taps, adapters, hw_shape, tap_dtype, activation):
         activation (str): :func:`bank_activation` of the adapters' act.
 
     Returns:
-        Tensor: ``(B, H*W, C)``, fp32.
+        Tensor: ``(B, H*W, C)``, in the adapters' dtype (fp32).
     """
     first = adapters[0]
     up1 = torch.stack([a.up1.weight for a in adapters])

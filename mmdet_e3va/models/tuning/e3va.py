@@ -14,6 +14,12 @@ from .frozen_precision import frozen_pass, parse_frozen_dtype
 from .highway_merging import merge_highway
 
 
+def at_least_fp32(tensor):
+    """``tensor`` in fp32 when it is half (fp32 and fp64 as they are)."""
+    half = tensor.dtype in (torch.float16, torch.bfloat16)
+    return tensor.float() if half else tensor
+
+
 class E3VAState(NamedTuple):
     """What E3VA's forward carries between the override points; every
     tensor ``(B, H_s*W_s, C_s)`` unless said otherwise.
@@ -78,10 +84,10 @@ class E3VATuning(BaseTuning):
             fp32. State-dict keys are unchanged; checkpoints load across
             dtypes. Defaults to None (fp32).
         tap_dtype (str | None): The precision backward keeps the taps in:
-            ``'bf16'``, ``'fp16'``, or ``'int8'`` (a scale per token and
-            group of 32 channels); the forward always uses their exact
-            values, and the adapters compute in fp32. Defaults to None
-            (the frozen pass's precision: lossless).
+            ``'bf16'``, ``'fp16'`` (finite up to 65504), or ``'int8'`` (a
+            scale per token and group of 32 channels); the forward always
+            uses their exact values, and the adapters compute in fp32.
+            Defaults to None (the frozen pass's precision: lossless).
     """
 
     def __init__(self, rank=20, bottleneck_ratio=0.25, scale=1.0,
@@ -162,7 +168,7 @@ class E3VATuning(BaseTuning):
     def _stage_stream(self, stage, tokens, highway, taps, hw_shape):
         """``x_s + h_s`` (fp32), ``h_s`` the incoming highway plus every
         adapter of the stage on its tap (one adapter bank)."""
-        tokens = tokens.float()  # half in stage 0 under frozen_dtype
+        tokens = at_least_fp32(tokens)  # half in stage 0 under frozen_dtype
         return run_adapter_bank(
             tokens if highway is None else tokens + highway, taps,
             self._bank(stage), hw_shape, self.tap_dtype, self.activation)
@@ -208,8 +214,8 @@ class E3VATuning(BaseTuning):
         """``x`` through the frozen (fp32) PatchMerging without a graph,
         ``h`` as ``PM(x + h) - PM(x)``."""
         with torch.no_grad():
-            x_down, down_hw_shape = stage.downsample(state.tokens.float(),
-                                                     hw_shape)
+            x_down, down_hw_shape = stage.downsample(
+                at_least_fp32(state.tokens), hw_shape)
         highway = merge_highway(stage.downsample, state.stream, x_down,
                                 hw_shape)
         return E3VAState(x_down, highway), down_hw_shape

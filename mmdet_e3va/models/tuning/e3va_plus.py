@@ -4,7 +4,7 @@ from ...registry import TUNINGS
 from ..adapters import DualLowRankConvAdapter
 from ..adapters.dual_low_rank_conv_adapter import depthwise_kernel_sizes
 from .adapter_bank import run_adapter_bank
-from .e3va import E3VATuning
+from .e3va import E3VATuning, at_least_fp32
 
 
 @TUNINGS.register_module(name='E3VAPlus')
@@ -110,4 +110,4 @@ class E3VAPlusTuning(E3VATuning):
         highway = run_adapter_bank(highway, taps, self._bank(stage),
                                    hw_shape, self.tap_dtype, self.activation)
         mix = self.adapters[stage][-1]['mix']
-        return tokens.float() + highway + mix(highway, hw_shape)
+        return at_least_fp32(tokens) + highway + mix(highway, hw_shape)
