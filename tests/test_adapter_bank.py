@@ -3,10 +3,16 @@ highway against the per-adapter math it replaced (a sequential reference
 kept here): outputs and every gradient, tap_dtype's gradient errors,
 saved-for-backward bytes, adapter-only checkpoints in the per-adapter key
 layout, torch.compile, and 2-process DDP."""
+import os
+import socket
+import subprocess
+import sys
+from datetime import timedelta
+from pathlib import Path
+
 import pytest
 import torch
 import torch.distributed as dist
-import torch.multiprocessing as mp
 import torch.nn as nn
 from mmdet.models.backbones import SwinTransformer
 from torch._dynamo.testing import CompileCounter
@@ -16,6 +22,8 @@ from mmdet_e3va.models.adapters import DualLowRankConvAdapter
 from mmdet_e3va.models.tuning.base import branch_forward
 from mmdet_e3va.models.tuning.e3va import E3VAState
 from tools.study.e3va_plus_variants import E3VA_PLUS_ABLATIONS
+
+ROOT = Path(__file__).resolve().parents[1]
 
 TINY = dict(embed_dims=16, depths=(2, 2, 2, 2), num_heads=(1, 2, 2, 4))
 # Odd sizes: the patch embedding, the windows and the first two mergings
@@ -369,12 +377,14 @@ def test_highway_compiles_once_for_dynamic_sizes():
     assert counter.frame_count == 1
 
 
-def _ddp_worker(rank, world_size, store_path, x, result_path):
-    dist.init_process_group('gloo', init_method=f'file://{store_path}',
-                            rank=rank, world_size=world_size)
+def _ddp_worker(inputs_path, result_path):
+    """One torchrun process: its shard of the batch through DDP."""
+    dist.init_process_group('gloo', timeout=timedelta(seconds=120))
+    rank, world_size = dist.get_rank(), dist.get_world_size()
     torch.set_num_threads(1)
     model = perturbed(dict(TINY, out_indices=(0, 1)))
     ddp = nn.parallel.DistributedDataParallel(model)
+    x = torch.load(inputs_path, weights_only=True)
     shard = x.chunk(world_size)[rank]
     _, grads = outputs_and_gradients(ddp.module, shard, ddp)
     if rank == 0:
@@ -385,10 +395,22 @@ def _ddp_worker(rank, world_size, store_path, x, result_path):
 def test_two_process_ddp_equals_one_process(tmp_path):
     """DDP averages the two shards' gradients: with a loss that sums over
     the batch, that is half the one-process gradient of the whole batch.
-    Every trainable parameter takes part (no unused parameters)."""
+    Every trainable parameter takes part (no unused parameters). The two
+    processes are real torchrun ones on 127.0.0.1, as tools/dist_train.sh
+    starts them."""
     x = torch.randn(2, 3, *ODD)
-    mp.spawn(_ddp_worker, args=(2, str(tmp_path / 'store'), x,
-                                str(tmp_path / 'grads.pt')), nprocs=2)
+    torch.save(x, tmp_path / 'x.pt')
+    with socket.socket() as sock:
+        sock.bind(('127.0.0.1', 0))
+        port = sock.getsockname()[1]
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(
+        [str(ROOT), str(ROOT / 'tests'), os.environ.get('PYTHONPATH', '')]))
+    result = subprocess.run(
+        [sys.executable, '-m', 'torch.distributed.run', '--nproc_per_node=2',
+         '--master_addr=127.0.0.1', f'--master_port={port}', __file__,
+         str(tmp_path / 'x.pt'), str(tmp_path / 'grads.pt')],
+        env=env, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, (result.stdout + result.stderr)[-6000:]
     ddp_grads = torch.load(tmp_path / 'grads.pt', weights_only=True)
     model = perturbed(dict(TINY, out_indices=(0, 1)))
     _, grads = outputs_and_gradients(model, x)
@@ -428,3 +450,7 @@ def test_bank_dispatches_fewer_ops_than_the_per_adapter_math():
     bank = ops(model) - frozen_ops
     per_adapter = ops(lambda x: sequential_forward(model, x)) - frozen_ops
     assert bank < 0.5 * per_adapter, (bank, per_adapter)
+
+
+if __name__ == '__main__':
+    _ddp_worker(*sys.argv[1:3])
