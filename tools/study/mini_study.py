@@ -28,6 +28,7 @@ from importlib.metadata import version
 
 from tools.scenes.study_scenes import SCENES_VERSION
 from .e3va_plus_variants import E3VA_PLUS_ABLATIONS
+from .e3va_tap_variants import E3VA_TAP_VARIANTS
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 
@@ -126,6 +127,7 @@ def add_methods(table):
 
 
 add_methods(E3VA_PLUS_ABLATIONS)
+add_methods(E3VA_TAP_VARIANTS)
 # Diagnostics (selected with --methods): full fine-tuning with the stem
 # (patch embedding) frozen, which none of the adapter methods trains.
 DIAGNOSTICS = {'Full-frozen-stem': dict(type='FullExcept',

@@ -14,11 +14,13 @@ keeps the lower one) is the method's for its other seeds and the table. When
 the best is an end of the multipliers run so far (alone: a tie stops), the
 sweep goes one step further on that side of :data:`LR_GRID` (Swin 0.01,
 3, 10; new modules 0.2, 25, 125), until the best is inside the range run or
-at the grid's end.
+at the grid's end. A method of :data:`~tools.study.e3va_tap_variants.LR_FROM`
+(the same function as another) runs every seed at that method's selection.
 """
 import functools
 import os.path as osp
 
+from .e3va_tap_variants import LR_FROM
 from .mini_study import (METHODS, ROOT, TASKS, record_selection_data,
                          run_settings, selection_data, settings_hash)
 
@@ -101,6 +103,13 @@ def sweep(task, method, iters, data, pretrain, records, widen=True):
         return mults, records.get(settings_hash(run_settings(
             task, method, SWEEP_SEED, iters, data, pretrain, mults)))
 
+    if method in LR_FROM:
+        lead = sweep(task, LR_FROM[method], iters, data, pretrain, records,
+                     widen)
+        if not lead['complete']:
+            return dict(candidates=[], selected=None, complete=False,
+                        at_grid_end=False)
+        return dict(lead, candidates=[found(lead['selected'])])
     part = trained_part(method)
     if part is None:  # nothing to sweep
         only = [found(dict(_DEFAULT))]
@@ -141,7 +150,7 @@ def plan(tasks, seeds, iters, data, pretrain, records, widen=True):
             for method in (m for m in seeds if seed in seeds[m]):
                 state = sweep(task, method, iters[task], data, pretrain,
                               records, widen)
-                if seed == SWEEP_SEED:
+                if seed == SWEEP_SEED and method not in LR_FROM:
                     chosen = [mults for mults, _ in state['candidates']]
                 else:
                     if not state['complete']:

@@ -72,9 +72,9 @@ def _store_taps(taps, exact, tap_dtype):
         dtype = TAP_DTYPES[tap_dtype]
         return (taps if taps.dtype == dtype else exact.to(dtype)), None
     groups = _int8_groups(exact)
-    scales = torch.linalg.vector_norm(
-        groups, float('inf'), dim=-1, keepdim=True).clamp_min(1e-30) / 127
-    return torch.round(groups / scales).to(torch.int8), scales
+    amax = groups.abs().amax(-1, keepdim=True).clamp_min(1e-30)
+    stored = (groups * (127 / amax)).round_().to(torch.int8)
+    return stored, amax / 127
 
 
 def _int8_groups(taps):
