@@ -123,3 +123,18 @@ def test_benchmark_refuses_bad_methods_and_rounds_up_front(tmp_path):
         assert result.returncode != 0 and message in result.stderr, args
         assert 'round 1/' not in result.stderr, args
     assert not list(tmp_path.iterdir())
+
+
+def test_tap_gradient_error_orders_the_precisions(tmp_path):
+    """tools/analysis/tap_gradient_error.py: exact-output check passes, each
+    tap_dtype gives a nonzero gradient error, int8 the largest and fp16
+    (10 mantissa bits) below bf16 (7)."""
+    out_json = tmp_path / 'error.json'
+    out = run_tool('analysis/tap_gradient_error.py', '--images', 1,
+                   '--out', out_json, cwd=tmp_path, timeout=300)
+    assert '| int8 |' in out
+    rows = json.loads(out_json.read_text())['rows']
+    errors = {k: rows[k]['all_parameters'] for k in ('bf16', 'fp16', 'int8')}
+    assert 0 < errors['fp16'] < errors['bf16'] < errors['int8'] < 2e-2
+    assert all(r['largest_parameter'] >= r['all_parameters'] / 10
+               for r in rows.values())

@@ -613,6 +613,19 @@ def params_table():
                                 '---'])
 
 
+def tap_gradient_error():
+    """The gradient error of each ``tap_dtype`` against exact taps
+    (``tools/analysis/tap_gradient_error.py``)."""
+    report = load_json(osp.join(BENCH, 'tap_gradient_error_study_swin.json'))
+    return table(['`tap_dtype`', 'stored bytes / fp32', 'all parameters',
+                  'largest single parameter'],
+                 [[f"`'{k}'`", '1/4 + scales' if k == 'int8' else '1/2',
+                   f"{r['all_parameters']:.1e}",
+                   f"{r['largest_parameter']:.1e}"]
+                  for k, r in report['rows'].items()],
+                 ['---', '---:', '---:', '---:'])
+
+
 # ------------------------------------------------------------------ configs
 CONFIG_SETS = (
     # benchmark, folder, file pattern, model, schedule, E3VA in the paper
@@ -682,6 +695,7 @@ BLOCKS = {
     'study-highway': study_highway,
     'study-selection': study_selection,
     'study-ablation': study_ablation,
+    'tap-gradient-error': tap_gradient_error,
 }
 BLOCKS.update({b: (lambda b=b: bench_block(b)) for b in BENCH_RUNS})
 
