@@ -181,3 +181,29 @@ def test_a_winning_end_widens_the_sweep_to_the_grids_end():
     assert quick['complete'] and quick['selected'] == SWIN[0]
     assert plan(['seg'], dict(Full=(0, 1)), ITERS, DATA, PRETRAIN, records,
                 widen=False)[0][0]['seed'] == 1
+
+
+def test_tap_variants_run_every_seed_at_e3vas_selection():
+    """E3VA+tap-* (the same function as E3VA) sweep nothing: they wait for
+    E3VA's sweep, then run seeds 0 and 1 at its multiplier, and the table
+    takes their records there."""
+    seeds = {'E3VA': (0, ), 'E3VA+tap-int8': (0, 1)}
+    todo, waiting = plan(['seg'], seeds, ITERS, DATA, PRETRAIN, {})
+    assert _methods(todo) == [('E3VA', 0, 'adapters x1'),
+                              ('E3VA', 0, 'adapters x5')]
+    assert waiting == [('seg', 'E3VA+tap-int8', 0),
+                       ('seg', 'E3VA+tap-int8', 1)]
+    x25 = dict(ADAPTERS[1], tuning_lr_mult=25.0)
+    made = [_record('E3VA', 0, ADAPTERS[0], 40.0, 50.0),
+            _record('E3VA', 0, ADAPTERS[1], 48.0, 52.0),
+            _record('E3VA', 0, x25, 45.0, 53.0)]
+    records = {r['hash']: r for r in made}
+    todo, waiting = plan(['seg'], seeds, ITERS, DATA, PRETRAIN, records)
+    assert _methods(todo) == [('E3VA+tap-int8', 0, 'adapters x5'),
+                              ('E3VA+tap-int8', 1, 'adapters x5')]
+    assert waiting == [] and todo[0]['tuning']['tap_dtype'] == 'int8'
+    variant = _record('E3VA+tap-int8', 0, ADAPTERS[1], 47.0, 51.0)
+    records[variant['hash']] = variant
+    table, sweeps = table_records(ITERS, DATA, PRETRAIN, records)
+    assert variant['hash'] in table
+    assert len(sweeps['seg']['E3VA+tap-int8']['candidates']) == 1
