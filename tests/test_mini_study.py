@@ -314,6 +314,23 @@ def test_quick_study_runs_then_resumes(tmp_path):
     assert '| `00000000` |' in calibration_md
     assert f'| `{sha1[:8]}` |' not in calibration_md
 
+    # tools/analysis/study_rerun.py: E3VA x5 made again with its recorded
+    # settings gives the recorded result, under the same hash; a rerun
+    # already made is kept.
+    reruns = tmp_path / 'rerun' / 'results.json'
+    output = run_tool('analysis/study_rerun.py', e3va_x5['hash'],
+                      '--results', results, '--root', root, '--out', reruns,
+                      cwd=ROOT)
+    made = json.loads(reruns.read_text())['records'][e3va_x5['hash']]
+    assert made['settings'] == e3va_x5['settings']
+    assert made['metrics'] == e3va_x5['metrics']
+    mIoU = e3va_x5['metrics']['mIoU']
+    assert f"| seg | E3VA | 0 | mIoU {mIoU:.2f} | mIoU {mIoU:.2f} |" in output
+    stamp = reruns.stat().st_mtime_ns
+    run_tool('analysis/study_rerun.py', e3va_x5['hash'], '--results', results,
+             '--root', root, '--out', reruns, cwd=ROOT)
+    assert reruns.stat().st_mtime_ns == stamp
+
 
 def test_learning_curve_numbers_validations_by_the_schedule(tmp_path):
     """mmdet logs validation scalars with step 0: the curve's iterations

@@ -535,6 +535,50 @@ def study_ablation():
         return f.read().strip()
 
 
+TAP_VARIANTS = ('E3VA+tap-bf16', 'E3VA+tap-int8')
+BANK_RERUN = f'{STUDY}/adapter_bank_rerun/results.json'
+
+
+def study_taps():
+    """E3VA with low-precision taps against E3VA, per task and metric: the
+    seeds, mean ± std, the difference of the means and whether the
+    variant's mean lies within the range of E3VA's seeds; then E3VA's
+    seed-0 seg run made again with the adapter bank against its record."""
+    summ = study()['summary']
+    body = []
+    for task, metric, label in TASK_METRICS:
+        e3va = summ[task].get('E3VA')
+        for method in TAP_VARIANTS:
+            entry = summ[task].get(method)
+            if not entry or metric not in entry['metrics']:
+                continue
+            ref = e3va['metrics'][metric]
+            values = entry['metrics'][metric]['values']
+            mean = entry['metrics'][metric]['mean']
+            inside = min(ref['values']) <= mean <= max(ref['values'])
+            body.append([label, name(method),
+                         ', '.join(f'{v:.1f}' for v in values),
+                         metric_cell(entry, metric),
+                         metric_cell(e3va, metric),
+                         f"{mean - ref['mean']:+.1f}",
+                         'yes' if inside else 'no'])
+    lines = [table(['metric', 'method', 'per seed', 'mean', 'E3VA',
+                    'difference', "within E3VA's seeds"], body,
+                   ['---', '---', '---', '---:', '---:', '---:', '---'])]
+    rerun = [r for r in load_json(BANK_RERUN)['records'].values()
+             if r['method'] == 'E3VA']
+    records = load_json(f'{STUDY}/results.json')['records']
+    for r in rerun:
+        before = records[r['hash']]
+        lines.append(
+            f"\nE3VA {r['task']} seed {r['seed']} with the adapter bank: "
+            + ', '.join(f'{k} {v:.2f}' for k, v in r['metrics'].items())
+            + '; its record (per-adapter implementation): '
+            + ', '.join(f'{k} {v:.2f}' for k, v in before['metrics'].items())
+            + '.')
+    return '\n'.join(lines)
+
+
 # ------------------------------------------------------------------- params
 PARAMS = 'docs/params'
 # Config file key -> (description, the paper's backbone counts in M on
@@ -695,6 +739,7 @@ BLOCKS = {
     'study-highway': study_highway,
     'study-selection': study_selection,
     'study-ablation': study_ablation,
+    'study-taps': study_taps,
     'tap-gradient-error': tap_gradient_error,
 }
 BLOCKS.update({b: (lambda b=b: bench_block(b)) for b in BENCH_RUNS})
