@@ -20,9 +20,9 @@ import torch
 
 from conftest import ROOT, SEG_DEMO
 from mmdet_e3va.engine.crash_safe_checkpoint import (NoIntactCheckpointError,
-                                                     atomic_write,
                                                      find_resume_checkpoint)
 from mmdet_e3va.engine.launch import set_resume
+from mmdet_e3va.utils.atomic_file import atomic_write
 
 MMSEG_TRAIN = os.path.join(os.path.dirname(mmseg.__file__),
                            '.mim/tools/train.py')

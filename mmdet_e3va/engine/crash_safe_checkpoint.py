@@ -1,10 +1,9 @@
 """Checkpoint files that survive a kill at any moment, and the auto-resume
 that finds the newest intact one.
 
-Files are written whole or not at all (:func:`atomic_write`): into
-``<name>.partial`` beside the target, flushed and fsynced, renamed over the
-target, and the folder fsynced. :class:`AtomicLocalBackend`, registered as
-mmengine file backend ``'e3va_atomic_local'``, writes every ``put`` that way;
+Files are written whole or not at all (:func:`~..utils.atomic_file.atomic_write`):
+:class:`AtomicLocalBackend`, registered as mmengine file backend
+``'e3va_atomic_local'``, writes every ``put`` that way;
 :class:`~.hooks.CrashSafeCheckpointHook` saves through it.
 """
 import logging
@@ -15,38 +14,16 @@ import re
 from mmengine.fileio import LocalBackend, register_backend
 from mmengine.logging import print_log
 
+from ..utils.atomic_file import atomic_write
 from ..utils.checkpoint_integrity import (CorruptCheckpointError,
                                           verify_checkpoint_integrity)
 
 ATOMIC_BACKEND = 'e3va_atomic_local'
-PARTIAL_SUFFIX = '.partial'
 LAST_CHECKPOINT = 'last_checkpoint'
 
 
 class NoIntactCheckpointError(RuntimeError):
     """A work dir holds checkpoints, but none of them is intact."""
-
-
-def atomic_write(path, data):
-    """Write the bytes ``data`` to ``path`` whole or not at all."""
-    folder = osp.dirname(osp.abspath(path))
-    os.makedirs(folder, exist_ok=True)
-    partial = path + PARTIAL_SUFFIX
-    try:
-        with open(partial, 'wb') as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(partial, path)
-    except BaseException:
-        if osp.exists(partial):
-            os.remove(partial)
-        raise
-    fd = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(fd)  # the rename itself reaches the disk
-    finally:
-        os.close(fd)
 
 
 @register_backend(ATOMIC_BACKEND)

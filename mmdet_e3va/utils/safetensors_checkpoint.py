@@ -8,6 +8,7 @@ from collections import OrderedDict
 from safetensors import SafetensorError, safe_open
 from safetensors.torch import save
 
+from .atomic_file import atomic_write
 from .checkpoint_integrity import CorruptCheckpointError
 
 SAFETENSORS_SUFFIX = '.safetensors'
@@ -20,15 +21,14 @@ def save_safetensors_checkpoint(path, state_dict, meta,
     to ``path`` with ``meta`` and ``state_dict_metadata`` (``{module
     prefix: dict}``), both JSON-serialisable, in the header. The file gets
     the permissions of any new file (safetensors' ``save_file`` would make
-    it owner-only)."""
+    it owner-only), whole or not at all."""
     tensors = {k: v.detach().cpu().contiguous()
                for k, v in state_dict.items()}
     data = save(tensors, metadata={
         _META_KEY: json.dumps(meta),
         _STATE_META_KEY: json.dumps(state_dict_metadata or {})
     })
-    with open(path, 'wb') as file:
-        file.write(data)
+    atomic_write(path, data)
 
 
 def load_safetensors_checkpoint(filename, name):

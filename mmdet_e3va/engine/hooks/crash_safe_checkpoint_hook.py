@@ -6,8 +6,8 @@ from mmengine.dist import is_main_process
 from mmengine.hooks import CheckpointHook
 
 from ...registry import register_hook
+from ...utils.atomic_file import PARTIAL_SUFFIX, atomic_write
 from ..crash_safe_checkpoint import (ATOMIC_BACKEND, LAST_CHECKPOINT,
-                                     PARTIAL_SUFFIX, atomic_write,
                                      checkpoint_folder,
                                      find_resume_checkpoint)
 
