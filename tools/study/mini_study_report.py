@@ -8,6 +8,7 @@ import json
 import statistics
 
 from .e3va_plus_variants import E3VA_PLUS_ABLATIONS
+from .e3va_tap_variants import E3VA_TAP_VARIANTS
 
 from .mini_study import (PROTOCOL, TASKS, record_selection_data,
                          task_settings_line)
@@ -24,6 +25,8 @@ NOT_RECORDED = 'not recorded'
 # E3VA+'s ablation variants: in the ablation table and plot, not in the
 # accuracy-memory plot, where they sit on one another at E3VA's memory.
 ABLATION_VARIANTS = frozenset(E3VA_PLUS_ABLATIONS) - {'E3VAPlus'}
+# Likewise E3VA's tap_dtype variants (compared with E3VA in docs/study.md).
+OFF_PLOT = ABLATION_VARIANTS | frozenset(E3VA_TAP_VARIANTS)
 
 
 def _mean_std(values):
@@ -410,7 +413,7 @@ def dodge_labels(ax, labelled, marker_pts=3, max_steps=6, samples=24):
 def plot_accuracy_vs_memory(summary, path):
     """One panel per metric column with data: mean metric (error bars: std
     over seeds) against mean training memory, one point per method but
-    E3VA+'s :data:`ABLATION_VARIANTS`; each panel spans at least
+    the variants of :data:`OFF_PLOT`; each panel spans at least
     :data:`MIN_METRIC_SPAN` points. A task with ablation variants only has
     no panel. Labels that would overlap are moved apart
     (:func:`dodge_labels`), with a line to their point."""
@@ -418,13 +421,13 @@ def plot_accuracy_vs_memory(summary, path):
     matplotlib.use('Agg')
     import matplotlib.pyplot as plt
     panels = [(t, n) for t, n in COLUMNS
-              if set(summary.get(t, ())) - ABLATION_VARIANTS]
+              if set(summary.get(t, ())) - OFF_PLOT]
     fig, axes = plt.subplots(1, len(panels), figsize=(5 * len(panels), 4.2),
                              squeeze=False)
     labelled = {}  # axes -> (annotation, error bar) pairs
     for ax, (task, name) in zip(axes[0], panels):
         for method, row in summary[task].items():
-            if method in ABLATION_VARIANTS:
+            if method in OFF_PLOT:
                 continue
             m = row['metrics'][name]
             colour = _HIGHLIGHT.get(method, 'tab:gray')
@@ -441,6 +444,8 @@ def plot_accuracy_vs_memory(summary, path):
         xlabel = f'training memory, MB ({key})'
         if ABLATION_VARIANTS & set(summary[task]):
             xlabel += "\nE3VA+'s ablation variants: ablation.png"
+        if E3VA_TAP_VARIANTS.keys() & set(summary[task]):
+            xlabel += "\nE3VA's tap_dtype variants: docs/study.md"
         ax.set_xlabel(xlabel)
         ax.set_ylabel(name)
         ax.set_ylim(*widened(*ax.get_ylim()))
