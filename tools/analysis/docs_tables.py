@@ -560,7 +560,7 @@ def study_taps():
                          ', '.join(f'{v:.1f}' for v in values),
                          metric_cell(entry, metric),
                          metric_cell(e3va, metric),
-                         f"{mean - ref['mean']:+.1f}",
+                         f"{mean - ref['mean']:+.2f}",
                          'yes' if inside else 'no'])
     lines = [table(['metric', 'method', 'per seed', 'mean', 'E3VA',
                     'difference', "within E3VA's seeds"], body,
