@@ -122,6 +122,9 @@ BENCH_RUNS = {
         ('train', 'split'), None),
     'bench-cpu-swin-l-11gb': ('cpu_cascade-mask-rcnn_swin-l_800x1333.json',
                               ('train', 'split'), None),
+    'bench-cpu-swin-l-tap-dtype': (
+        'cpu_cascade-mask-rcnn_swin-l_800x1333_tap_dtype.json',
+        ('train', 'split'), None),
     'bench-cuda-swin-t': ('cuda_cascade-mask-rcnn_swin-t_384.json',
                           ('train', 'time', 'split'),
                           ('Full', 'Frozen', 'E3VA', 'E3VA+fp16', 'E3VAPlus',
