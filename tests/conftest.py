@@ -1,3 +1,4 @@
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -10,6 +11,13 @@ from tools.scenes.synthetic_scenes import generate
 ROOT = Path(__file__).resolve().parents[1]
 DET_DEMO = ROOT / 'configs/demo/cascade-mask-rcnn_swin-demo-e3va_fpn_300it_synthetic-coco.py'  # noqa: E501
 SEG_DEMO = ROOT / 'configs/demo/upernet_swin-demo-e3va_500it_synthetic-ade20k.py'  # noqa: E501
+
+
+def free_port():
+    """A free TCP port on 127.0.0.1, as a string."""
+    with socket.socket() as sock:
+        sock.bind(('127.0.0.1', 0))
+        return str(sock.getsockname()[1])
 
 
 def run_tool(script, *args, cwd, env=None, timeout=900, launcher=None):

@@ -4,7 +4,6 @@ kept here): outputs and every gradient, tap_dtype's gradient errors,
 saved-for-backward bytes, adapter-only checkpoints in the per-adapter key
 layout, torch.compile, and 2-process DDP."""
 import os
-import socket
 import subprocess
 import sys
 from datetime import timedelta
@@ -17,6 +16,7 @@ import torch.nn as nn
 from mmdet.models.backbones import SwinTransformer
 from torch._dynamo.testing import CompileCounter
 
+from conftest import free_port
 from mmdet_e3va.models import E3VASwinTransformer, TunedSwinTransformer
 from mmdet_e3va.models.adapters import DualLowRankConvAdapter
 from mmdet_e3va.models.tuning.base import branch_forward
@@ -402,14 +402,11 @@ def test_two_process_ddp_equals_one_process(tmp_path):
     starts them."""
     x = torch.randn(2, 3, *ODD)
     torch.save(x, tmp_path / 'x.pt')
-    with socket.socket() as sock:
-        sock.bind(('127.0.0.1', 0))
-        port = sock.getsockname()[1]
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(
         [str(ROOT), str(ROOT / 'tests'), os.environ.get('PYTHONPATH', '')]))
     result = subprocess.run(
         [sys.executable, '-m', 'torch.distributed.run', '--nproc_per_node=2',
-         '--master_addr=127.0.0.1', f'--master_port={port}', __file__,
+         '--master_addr=127.0.0.1', f'--master_port={free_port()}', __file__,
          str(tmp_path / 'x.pt'), str(tmp_path / 'grads.pt')],
         env=env, capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, (result.stdout + result.stderr)[-6000:]

@@ -2,23 +2,16 @@
 slurm_test.sh (a real srun on a local one-node Slurm cluster): 2 CPU
 processes (gloo) train the segmentation demo, checkpoint, and test."""
 import os
-import socket
 import sys
 
 import pytest
 
 import slurm_cluster
-from conftest import SEG_DEMO, run_tool
+from conftest import SEG_DEMO, free_port, run_tool
 
 SHORT = ('--cfg-options', 'train_cfg.max_iters=2', 'train_cfg.val_interval=100',
          'default_hooks.checkpoint.interval=2',
          'default_hooks.logger.interval=1')
-
-
-def free_port():
-    with socket.socket() as sock:
-        sock.bind(('127.0.0.1', 0))
-        return str(sock.getsockname()[1])
 
 
 def launcher_env(**extra):

@@ -33,6 +33,9 @@ import textwrap
 from glob import glob
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+sys.path.insert(0, ROOT)  # for tools.*
+from tools.study.e3va_tap_variants import E3VA_TAP_VARIANTS  # noqa: E402
+
 MIB = 2**20
 BENCH = 'docs/benchmarks'
 STUDY = 'docs/study'
@@ -538,8 +541,12 @@ def study_ablation():
         return f.read().strip()
 
 
-TAP_VARIANTS = ('E3VA+tap-bf16', 'E3VA+tap-int8')
 BANK_RERUN = f'{STUDY}/adapter_bank_rerun/results.json'
+
+
+def metrics_text(metrics):
+    """``'mIoU 62.47'``: a record's metrics, two decimals."""
+    return ', '.join(f'{k} {v:.2f}' for k, v in metrics.items())
 
 
 def study_taps():
@@ -551,7 +558,7 @@ def study_taps():
     body = []
     for task, metric, label in TASK_METRICS:
         e3va = summ[task].get('E3VA')
-        for method in TAP_VARIANTS:
+        for method in E3VA_TAP_VARIANTS:
             entry = summ[task].get(method)
             if not entry or metric not in entry['metrics']:
                 continue
@@ -575,10 +582,9 @@ def study_taps():
         before = records[r['hash']]
         lines.append(
             f"\nE3VA {r['task']} seed {r['seed']} with the adapter bank: "
-            + ', '.join(f'{k} {v:.2f}' for k, v in r['metrics'].items())
+            + metrics_text(r['metrics'])
             + '; its record (per-adapter implementation): '
-            + ', '.join(f'{k} {v:.2f}' for k, v in before['metrics'].items())
-            + '.')
+            + metrics_text(before['metrics']) + '.')
     return '\n'.join(lines)
 
 

@@ -22,6 +22,10 @@ from tools.study.mini_study import (ROOT, load_records, prepare_data,  # noqa: E
                                     selection_data, study_checkpoint_sha1)
 
 
+def metrics_text(metrics):
+    return ', '.join(f'{k} {v:.2f}' for k, v in metrics.items())
+
+
 def main():
     parser = argparse.ArgumentParser(
         description=__doc__.splitlines()[0],
@@ -61,10 +65,8 @@ def main():
     for key in args.hashes:
         then, now = records[key], done[key]
         print(f"| {key} | {then['task']} | {then['method']} | {then['seed']} "
-              '| ' + ', '.join(f'{k} {v:.2f}' for k, v in
-                               then['metrics'].items()) +
-              ' | ' + ', '.join(f'{k} {v:.2f}' for k, v in
-                                now['metrics'].items()) + ' |')
+              f"| {metrics_text(then['metrics'])} "
+              f"| {metrics_text(now['metrics'])} |")
     print(f'written to {args.out}')
 
 

@@ -27,7 +27,7 @@ sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
 from tools.scenes.study_scenes import render_target_scene  # noqa: E402
 from tools.study.mini_study import (CHECKPOINT, COMMITTED_PRETRAINED,  # noqa: E402
                                     ROOT)
-from tools.study.mini_study_lr_sweep import _study_backbone_args  # noqa: E402
+from tools.study.mini_study_lr_sweep import study_backbone_args  # noqa: E402
 from mmdet_e3va.models import TunedSwinTransformer  # noqa: E402
 from mmdet_e3va.models.tuning.adapter_bank import TAP_DTYPES  # noqa: E402
 from mmdet_e3va.utils import int_at_least  # noqa: E402
@@ -52,7 +52,7 @@ def model_with(tap_dtype, state, seed):
     initialised and perturbed with ``seed`` (the same weights for every
     ``tap_dtype``)."""
     torch.manual_seed(seed)
-    model = TunedSwinTransformer(**_study_backbone_args(),
+    model = TunedSwinTransformer(**study_backbone_args(),
                                  tuning=dict(type='E3VA',
                                              tap_dtype=tap_dtype))
     missing, unexpected = model.load_state_dict(state, strict=False)

@@ -35,7 +35,7 @@ _DEFAULT = {key: values[START[0]] for key, values in LR_GRID.values()}
 
 
 @functools.lru_cache
-def _study_backbone_args():
+def study_backbone_args():
     """The study Swin's arguments (the seg config's, no checkpoint)."""
     from mmengine.config import Config
     cfg = Config.fromfile(osp.join(ROOT, TASKS['seg']['config']))
@@ -50,7 +50,7 @@ def trained_part(method):
     the backbone is frozen: read from the study Swin built with the
     method's tuning."""
     from mmdet_e3va.models import TunedSwinTransformer
-    backbone = TunedSwinTransformer(**_study_backbone_args(),
+    backbone = TunedSwinTransformer(**study_backbone_args(),
                                     tuning=METHODS[method])
     parts = {'tuning' if name.startswith('tuning.') else 'swin'
              for name, p in backbone.named_parameters() if p.requires_grad}
